@@ -1,0 +1,203 @@
+// layout.ts - the one definition of the guest ABI: memory map, struct offsets, flags, hypercalls
+//
+// Host code reads and writes guest structures only through these constants, and
+// tools/build-kernel prepends every numeric constant below to the kernel's
+// assembly as an equate (`TASK_patch_state = 0xc`), so guest and host cannot
+// drift apart. docs/abi.md explains each block.
+
+/** Guest virtual memory map (no paging: guest virtual == emulator address). */
+export const MemoryMap = {
+  /** `.usertext`/`.userdata` of vmlinux and user stacks: the "user mode" of the toy machine. */
+  USER_BASE: 0x0000_0000_0040_0000n,
+  USER_SIZE: 0x0100_0000n,
+  /** User stacks are carved from here by the guest, USER_STACK_SIZE each. */
+  USER_STACKS: 0x0000_0000_0080_0000n,
+  USER_STACK_SIZE: 0x4000n,
+  /** Kernel image: .text (RX), then .rodata + __mcount_loc (R), then .data + .bss (RW). */
+  KERNEL_TEXT: 0xffff_ffff_8100_0000n,
+  /** Module area: module sections and ftrace trampolines, allocated by the host. */
+  MODULES_VADDR: 0xffff_ffff_a000_0000n,
+  MODULES_SIZE: 0x0400_0000n,
+  /** Direct map: the guest heap (task structs, stacks, kmalloc), managed by the guest. */
+  DIRECT_MAP: 0xffff_8880_0000_0000n,
+  DEFAULT_HEAP_SIZE: 0x0400_0000n,
+  /** vmalloc area: data the host allocates for the guest (klp_ops, ftrace ops records). */
+  VMALLOC_START: 0xffff_c900_0000_0000n,
+  VMALLOC_SIZE: 0x0100_0000n,
+} as const;
+
+export const PAGE_SIZE = 0x1000;
+export const NR_CPUS = 8;
+/** Kernel stacks: 16 KiB, THREAD_SIZE-aligned, a pt_regs at the top. */
+export const THREAD_SIZE = 0x4000;
+
+/**
+ * Virtual time. One unit of a vCPU's instruction budget is one microsecond of
+ * guest time (a 1 MHz machine), so a second of guest time is 1e6 instructions
+ * and the livepatch transition's one-second retry stays cheap to emulate.
+ */
+export const Clock = {
+  NS_PER_INSN: 1000,
+  HZ: 100,
+  /** Instructions between two timer interrupts on one vCPU (1e6 / HZ). */
+  INSNS_PER_TICK: 10_000,
+} as const;
+
+/** thread_info.flags bits, numbered as arch/x86/include/asm/thread_info.h. */
+export const TIF = {
+  NOTIFY_RESUME: 1,
+  SIGPENDING: 2,
+  NEED_RESCHED: 3,
+  PATCH_PENDING: 13,
+} as const;
+
+/** task->__state values (include/linux/sched.h). */
+export const TaskState = {
+  RUNNING: 0,
+  INTERRUPTIBLE: 1,
+  UNINTERRUPTIBLE: 2,
+  DEAD: 0x80,
+} as const;
+
+/** task->flags bits (PF_*). */
+export const PF = {
+  IDLE: 0x0000_0002,
+  EXITING: 0x0000_0004,
+  KTHREAD: 0x0020_0000,
+} as const;
+
+/** Livepatch per-task states (kernel/livepatch/core.h). */
+export const KlpState = { UNDEFINED: -1, UNPATCHED: 0, PATCHED: 1 } as const;
+
+/** struct task_struct (guest). thread_info is first, as with THREAD_INFO_IN_TASK. */
+export const TASK = {
+  flags: 0x000, // u64 thread_info.flags
+  __state: 0x008, // u32
+  patch_state: 0x00c, // i32
+  pid: 0x010, // i32
+  cpu: 0x014, // u32 CPU it runs or last ran on
+  on_cpu: 0x018, // u32 1 while it is some CPU's current
+  pf_flags: 0x01c, // u32 PF_*
+  thread_sp: 0x020, // u64 saved RSP while switched out (see __switch_to_asm)
+  stack: 0x028, // u64 lowest address of the THREAD_SIZE stack
+  run_list: 0x030, // list_head on a CPU run queue (next, prev)
+  tasks: 0x040, // list_head on the global task list (head: init_task.tasks)
+  comm: 0x050, // char[16]
+  wake_time: 0x060, // u64 jiffies at which a sleeping task is due
+  wait_entry: 0x068, // list_head on a wait queue or the sleep list
+  entry: 0x078, // u64 kthread function or user entry point
+  arg: 0x080, // u64 its argument
+  exit_code: 0x088, // u64
+  pending_signals: 0x090, // u64 signal bitmask (bit n-1 for signal n)
+  user_sp: 0x098, // u64 initial user stack pointer (user tasks)
+  switch_count: 0x0a0, // u64 context switches, for tests
+  SIZE: 0x100,
+} as const;
+export const TASK_COMM_LEN = 16;
+
+/** struct pt_regs, x86-64 layout (arch/x86/include/asm/ptrace.h). */
+export const PT_REGS = {
+  r15: 0, r14: 8, r13: 16, r12: 24, rbp: 32, rbx: 40, r11: 48, r10: 56, r9: 64, r8: 72,
+  rax: 80, rcx: 88, rdx: 96, rsi: 104, rdi: 112, orig_ax: 120,
+  ip: 128, cs: 136, flags: 144, sp: 152, ss: 160,
+  SIZE: 168,
+} as const;
+
+/** Per-CPU area, one PERCPU_SIZE block per CPU at __per_cpu_start; GS_BASE points at it. */
+export const PERCPU = {
+  current_task: 0x00, // task_struct *
+  cpu_number: 0x08, // u64
+  top_of_stack: 0x10, // u64 top of current's kernel stack (syscall entry switches to it)
+  user_rsp_scratch: 0x18, // u64 user RSP saved by entry_SYSCALL_64
+  idle_task: 0x20, // task_struct *
+  runqueue: 0x28, // list_head of runnable tasks (next, prev)
+  nr_running: 0x38, // u64
+  rq_lock: 0x40, // u64 spinlock
+  preempt_count: 0x48, // u64
+  irq_count: 0x50, // u64 nesting depth of interrupts/exceptions in the kernel
+  clock_ns: 0x58, // u64 guest time in ns, written by the host at each slice start
+  ticks: 0x60, // u64 timer interrupts taken on this CPU
+  online: 0x68, // u64 1 once the CPU runs its idle loop
+  SIZE: 0x1000,
+} as const;
+
+/** boot_params (guest symbol `boot_params`), filled by the host before the first instruction. */
+export const BOOT_PARAMS = {
+  nr_cpus: 0x00, // u32
+  seed: 0x04, // u32
+  heap_base: 0x08, // u64
+  heap_size: 0x10, // u64
+  nr_sleepers: 0x18, // u32 extra sleeping kthreads (benchmarks)
+  nr_user_tasks: 0x1c, // u32 getpid/cat loopers to start
+  cmdline: 0x20, // char[256]
+  SIZE: 0x120,
+} as const;
+export const CMDLINE_LEN = 256;
+
+/** IDT vectors (arch/x86/include/asm/irq_vectors.h, trapnr.h). */
+export const Vector = {
+  DE: 0, DB: 1, NMI: 2, BP: 3, OF: 4, BR: 5, UD: 6, NM: 7, DF: 8, TS: 10, NP: 11, SS: 12, GP: 13, PF: 14,
+  LOCAL_TIMER: 0xec,
+  CALL_FUNCTION: 0xfb,
+  RESCHEDULE: 0xfd,
+} as const;
+/** Vectors for which the CPU pushes an error code. */
+export const VECTORS_WITH_ERROR_CODE: ReadonlySet<number> = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
+
+/** Segment selectors of the guest GDT (arch/x86/include/asm/segment.h). */
+export const Segment = { KERNEL_CS: 0x10, KERNEL_DS: 0x18, USER_DS: 0x2b, USER_CS: 0x33 } as const;
+
+/**
+ * Hypercalls: the guest executes `out 0xe8, al` (bytes e6 e8) with the number in
+ * RAX and arguments in RDI, RSI, RDX, R10, R8, R9; the result comes back in RAX.
+ * The host handles it synchronously inside the OUT hook. Ranges: 0x00-0x0f machine,
+ * 0x10-0x1f ftrace, 0x20-0x2f module/livepatch, 0x30-0x3f debugger and tests.
+ */
+export const HYPERCALL_PORT = 0xe8;
+export const Hypercall = {
+  PANIC: 0x01, // (msg) guest panic: stop the machine with the message
+  SEND_IPI: 0x02, // (cpu, vector) raise an interrupt on another vCPU
+  CPU_RELAX: 0x03, // () end this vCPU's slice now (spin-wait loops)
+  BOOT_DONE: 0x04, // () init has started every task; boot is complete
+  CONSOLE_WRITE: 0x05, // (buf, len) bytes written to the console (tty)
+  TASK_DEAD: 0x06, // (task) a task exited (its stack is no longer live)
+  OOPS: 0x07, // (vector, pt_regs*) unhandled exception: the guest oopses
+} as const;
+
+/** Linux x86-64 syscall numbers served by the toy kernel, plus the shell's own. */
+export const Syscall = {
+  read: 0, write: 1, open: 2, close: 3, sched_yield: 24, nanosleep: 35, getpid: 39, exit: 60,
+  init_module: 175, delete_module: 176,
+  /** klpemu: the shell task waits here for the host's next command (see SHELL_MAILBOX). */
+  klpsh_wait: 500,
+  klpsh_done: 501,
+} as const;
+
+/**
+ * shell_mailbox (guest symbol): how the host asks the guest shell task ("klpsh")
+ * to run a command as a real task, e.g. read a procfs file through syscalls.
+ */
+export const SHELL_MAILBOX = {
+  seq: 0x00, // u64 the host bumps it to post a command
+  done_seq: 0x08, // u64 the task sets it to seq when done
+  cmd: 0x10, // u32 ShellCmd
+  status: 0x18, // i64 result (bytes or -errno)
+  arg0: 0x20, // u64 (e.g. module init address)
+  path: 0x28, // char[256]
+  out_len: 0x128, // u64
+  out: 0x130, // char[SHELL_OUT_SIZE]
+  SIZE: 0x130 + 0x2000,
+} as const;
+export const SHELL_OUT_SIZE = 0x2000;
+export const ShellCmd = { NONE: 0, CAT: 1, CALL: 2 } as const;
+
+/** printk log buffer (guest symbols `__log_buf`, `log_next_idx`, `logbuf_lock`). */
+export const LOG = {
+  BUF_LEN: 0x20000,
+  /** record header: u64 ts_nsec, u16 text_len, u8 level, u8 pad, u32 reserved, then text, padded to 8 */
+  REC_ts_nsec: 0, REC_text_len: 8, REC_level: 10, REC_HEADER: 16,
+} as const;
+
+/** The 5-byte ftrace entry nop (x86_nops[5]): `nopl 0x0(%rax,%rax,1)`. */
+export const FTRACE_NOP = Uint8Array.of(0x0f, 0x1f, 0x44, 0x00, 0x00);
+export const MCOUNT_INSN_SIZE = 5;
