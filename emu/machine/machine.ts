@@ -1,0 +1,432 @@
+// machine.ts - the SMP machine: vCPU engines over shared memory, slices, hooks, time
+
+import type { Engine, HookHandle, MemAccess } from '../types.ts';
+import { Prot } from '../types.ts';
+import { createEngine } from '../engine.ts';
+import { EmuError } from '../errors.ts';
+import { GuestMemory } from './memory.ts';
+import { Vcpu } from './vcpu.ts';
+import { Prng } from './prng.ts';
+import { HypercallTable, HYPERCALL_PORT } from './hypercalls.ts';
+import { deliver, deliverPageFault, interruptsEnabled, isContributory } from './interrupts.ts';
+import { oldExceptionOffset, resetOldException } from './escalation.ts';
+import { Clock, Vector } from '../../src/abi/layout.ts';
+
+export type RunMode = 'deterministic' | 'free';
+
+export interface MachineOptions {
+  /** 1 to 8 vCPUs (default 1). */
+  cpus?: number;
+  /** Seed of the interleaving (default 1). */
+  seed?: number;
+  /**
+   * 'deterministic' (default): slices are exact instruction counts drawn from the
+   * seed, so a run is a pure function of its inputs. 'free': NON-DETERMINISTIC,
+   * slices end on a wall-clock timeout, for speed.
+   */
+  mode?: RunMode;
+  /** Slice length bounds in instructions (deterministic mode). */
+  sliceMin?: number;
+  sliceMax?: number;
+  /** Wall-clock slice length in microseconds (free mode). */
+  freeSliceUs?: number;
+  engineFactory?: () => Engine;
+}
+
+/** A host-side participant in snapshots (ftrace, livepatch, debugger state). */
+export interface SnapshotParticipant {
+  name: string;
+  save(): unknown;
+  restore(state: unknown): void;
+}
+
+/** A whole-machine snapshot: every vCPU's registers and all guest memory. */
+export interface MachineSnapshot {
+  mem: Buffer[];
+  cpus: {
+    ctx: Uint8Array; halted: boolean; dead: boolean; timeNs: bigint; insns: bigint;
+    slices: number; nextTickNs: bigint; pending: number[];
+  }[];
+  prng: [bigint, bigint];
+  nowNs: bigint;
+  consoleOut: string;
+  participants: Map<string, unknown>;
+}
+
+interface HostTimer {
+  at: bigint;
+  seq: number;
+  fn: () => void;
+}
+
+const TICK_NS = BigInt(Clock.INSNS_PER_TICK * Clock.NS_PER_INSN);
+const NS_PER_INSN = BigInt(Clock.NS_PER_INSN);
+const MSR_LSTAR = 0xc0000082;
+const MSR_SYSCALL_MASK = 0xc0000084;
+
+/**
+ * The machine. Composition follows Qiling: memory, vCPUs, a hypercall table,
+ * host timers on guest time; the layers above (kernel boot, ftrace, livepatch,
+ * debugger) attach through hypercalls, slice listeners and snapshot participants.
+ */
+export class Machine {
+  readonly mem = new GuestMemory();
+  readonly vcpus: Vcpu[] = [];
+  readonly hypercalls = new HypercallTable();
+  readonly mode: RunMode;
+  readonly seed: number;
+  readonly prng: Prng;
+  nowNs = 0n;
+  consoleOut = '';
+  /** Set when the guest panics; the machine stops running. */
+  panicMessage: string | undefined;
+  /** The vCPU currently inside emuStart, if any. */
+  current: Vcpu | undefined;
+  /** syncCore() calls (each one drops translations on every vCPU). */
+  syncCount = 0;
+  /** Called before every slice (e.g. to publish guest time into the per-CPU area). */
+  readonly beforeSlice: ((v: Vcpu) => void)[] = [];
+  /** Called after every slice. */
+  readonly afterSlice: ((v: Vcpu) => void)[] = [];
+  /** Called for every exception/interrupt delivered: (vcpu, vector, rip). */
+  readonly onDeliver: ((v: Vcpu, vector: number, rip: bigint) => void)[] = [];
+  private readonly participants = new Map<string, SnapshotParticipant>();
+  private timers: HostTimer[] = [];
+  private timerSeq = 0;
+  private readonly sliceMin: number;
+  private readonly sliceMax: number;
+  private readonly freeSliceUs: number;
+  private readonly excOffset: number | null;
+  private readonly hooks: HookHandle[] = [];
+
+  constructor(opts: MachineOptions = {}) {
+    const cpus = opts.cpus ?? 1;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) {
+      throw new EmuError('input', `cpus must be 1..8, got ${cpus}`);
+    }
+    this.mode = opts.mode ?? 'deterministic';
+    this.seed = opts.seed ?? 1;
+    this.prng = new Prng(this.seed);
+    this.sliceMin = opts.sliceMin ?? 500;
+    this.sliceMax = opts.sliceMax ?? 5000;
+    this.freeSliceUs = opts.freeSliceUs ?? 2000;
+    const factory = opts.engineFactory ?? createEngine;
+    this.excOffset = oldExceptionOffset(factory);
+    for (let i = 0; i < cpus; i++) {
+      const v = new Vcpu(i, factory(), TICK_NS);
+      this.installHooks(v);
+      this.vcpus.push(v);
+    }
+  }
+
+  /** Map a new region of guest memory into every vCPU. */
+  addRegion(name: string, base: bigint, size: number, perms: number = Prot.ALL) {
+    return this.mem.addRegion(name, base, size, perms, this.vcpus.map((v) => v.engine));
+  }
+
+  /** Release every engine. */
+  close(): void {
+    for (const h of this.hooks) h.remove();
+    for (const v of this.vcpus) v.engine.close();
+  }
+
+  // ---- hooks -------------------------------------------------------------
+
+  private installHooks(v: Vcpu): void {
+    const e = v.engine;
+    this.hooks.push(
+      e.addInterruptHook((intno) => this.onInterrupt(v, intno)),
+      e.addInvalidMemHook((access, address) => this.onInvalidMem(v, access, address)),
+      e.addSyscallHook(() => this.onSyscall(v)),
+      e.addOutHook((port) => {
+        if (port !== HYPERCALL_PORT) return;
+        this.hypercalls.dispatch(v);
+        if (v.stopRequested) e.emuStop();
+      }),
+    );
+  }
+
+  private onInterrupt(v: Vcpu, intno: number): void {
+    const rip = v.engine.regRead('rip');
+    if (isContributory(intno) || intno === Vector.DF) {
+      // Deliver after emuStart returns, so old_exception can be reset first
+      // (see escalation.ts); a PC write plus emuStop in one hook is unreliable.
+      v.pendingException = { vector: intno, rip };
+      v.needsExceptionReset = isContributory(intno);
+      v.engine.emuStop();
+      return;
+    }
+    this.deliverVector(v, intno, rip);
+  }
+
+  private onInvalidMem(v: Vcpu, access: MemAccess, address: bigint): boolean {
+    v.fault = { access, address };
+    return false;
+  }
+
+  /** `syscall` as the hardware does it: RCX, R11, RFLAGS &= ~FMASK, RIP = LSTAR. */
+  private onSyscall(v: Vcpu): void {
+    const e = v.engine;
+    const [rip, rflags] = e.regReadBatch(['rip', 'rflags']);
+    const at = this.mem.isMapped(rip!, 2) ? this.mem.read(rip!, 2) : undefined;
+    const next = at && at[0] === 0x0f && at[1] === 0x05 ? rip! + 2n : rip!;
+    const lstar = e.msrRead(MSR_LSTAR);
+    const fmask = e.msrRead(MSR_SYSCALL_MASK);
+    e.regWriteBatch(['rcx', 'r11', 'rflags', 'rip'], [next, rflags!, rflags! & ~fmask & ~0x10000n, lstar]);
+  }
+
+  /** Deliver through the IDT and tell listeners. */
+  deliverVector(v: Vcpu, vector: number, rip: bigint, errorCode = 0n): void {
+    deliver(v, this.mem, vector, rip, errorCode);
+    for (const f of this.onDeliver) f(v, vector, rip);
+  }
+
+  // ---- time and host timers ---------------------------------------------
+
+  /** Run `fn` on the host when guest time reaches `atNs`. Returns a cancel function. */
+  addTimer(atNs: bigint, fn: () => void): () => void {
+    const t: HostTimer = { at: atNs, seq: this.timerSeq++, fn };
+    this.timers.push(t);
+    this.timers.sort((a, b) => (a.at === b.at ? a.seq - b.seq : a.at < b.at ? -1 : 1));
+    return () => {
+      this.timers = this.timers.filter((x) => x !== t);
+    };
+  }
+
+  /** Raise an interrupt on a vCPU (IPI, device); a halted vCPU wakes for it. */
+  raiseInterrupt(cpu: number, vector: number): void {
+    const v = this.vcpus[cpu];
+    if (!v) throw new EmuError('input', `no vCPU ${cpu}`);
+    v.raise(vector);
+  }
+
+  /**
+   * Drop translated code for [begin, end) on every vCPU: the emulator's
+   * serializing IPI (sync_core on each CPU). text_poke_bp calls it at each of
+   * its three sync points; without it a vCPU keeps running stale bytes.
+   */
+  syncCore(begin: bigint, end: bigint): void {
+    for (const v of this.vcpus) {
+      v.engine.tbRemoveCache(begin, end);
+      // A vCPU inside emuStart may be executing a block of that range: end its
+      // slice so the next one retranslates (the partner is runSlice()).
+      if (v.running) {
+        v.stopRequested = true;
+        v.engine.emuStop();
+      }
+    }
+    this.syncCount++;
+  }
+
+  // ---- scheduling --------------------------------------------------------
+
+  /** Guest time at which vCPU `v` next has something to do. */
+  private readyAt(v: Vcpu): bigint | undefined {
+    if (v.dead) return undefined;
+    if (!v.halted) return v.timeNs;
+    if (v.pending.size > 0 && interruptsEnabled(v.engine)) return v.timeNs > this.nowNs ? v.timeNs : this.nowNs;
+    if (!interruptsEnabled(v.engine)) return undefined; // cli; hlt: stopped for good
+    return v.nextTickNs > v.timeNs ? v.nextTickNs : v.timeNs;
+  }
+
+  /** Pick the next vCPU: earliest guest time first, ties broken by the seed. */
+  private pick(): { v: Vcpu; at: bigint } | undefined {
+    let best: Vcpu[] = [];
+    let bestAt: bigint | undefined;
+    for (const v of this.vcpus) {
+      const at = this.readyAt(v);
+      if (at === undefined) continue;
+      if (bestAt === undefined || at < bestAt) {
+        best = [v];
+        bestAt = at;
+      } else if (at === bestAt) best.push(v);
+    }
+    if (bestAt === undefined) return undefined;
+    const v = best.length === 1 ? best[0]! : best[this.prng.range(0, best.length - 1)]!;
+    return { v, at: bestAt };
+  }
+
+  /**
+   * One scheduling step: fire a due host timer, or run one slice on the vCPU
+   * whose guest time is earliest. Returns false when nothing can ever run.
+   */
+  step(): boolean {
+    if (this.panicMessage !== undefined) return false;
+    const next = this.pick();
+    const timer = this.timers[0];
+    if (timer && (!next || timer.at <= next.at)) {
+      this.timers.shift();
+      if (timer.at > this.nowNs) this.nowNs = timer.at;
+      timer.fn();
+      return true;
+    }
+    if (!next) return false;
+    const { v, at } = next;
+    if (at > this.nowNs) this.nowNs = at;
+    if (at > v.timeNs) v.timeNs = at;
+    this.runSlice(v);
+    return true;
+  }
+
+  private tick(v: Vcpu): void {
+    if (v.timeNs < v.nextTickNs) return;
+    v.raise(Vector.LOCAL_TIMER);
+    // Lost ticks are not replayed (like NO_HZ after a long idle).
+    while (v.nextTickNs <= v.timeNs) v.nextTickNs += TICK_NS;
+  }
+
+  /** Deliver the highest pending interrupt if IF allows; wakes a halted vCPU. */
+  private injectPending(v: Vcpu): void {
+    if (v.pending.size === 0 || !interruptsEnabled(v.engine)) return;
+    const vec = v.highestPending()!;
+    v.pending.delete(vec);
+    v.halted = false;
+    this.deliverVector(v, vec, v.engine.regRead('rip'));
+  }
+
+  private runSlice(v: Vcpu): void {
+    this.tick(v);
+    this.injectPending(v);
+    if (v.halted) {
+      v.timeNs = v.nextTickNs;
+      return;
+    }
+    for (const f of this.beforeSlice) f(v);
+    const budget = this.mode === 'deterministic' ? this.prng.range(this.sliceMin, this.sliceMax) : this.sliceMax;
+    this.execute(v, budget);
+    v.insns += BigInt(budget);
+    v.timeNs += BigInt(budget) * NS_PER_INSN;
+    v.slices++;
+    for (const f of this.afterSlice) f(v);
+  }
+
+  /** Run the engine for one slice and turn its stop reason into machine events. */
+  private execute(v: Vcpu, budget: number): void {
+    const e = v.engine;
+    v.stopRequested = false;
+    v.fault = undefined;
+    v.pendingException = undefined;
+    const start = e.regRead('rip');
+    this.current = v;
+    v.running = true;
+    let failure: unknown;
+    try {
+      if (this.mode === 'deterministic') e.emuStart(start, 0n, 0, budget);
+      else e.emuStart(start, 0n, this.freeSliceUs, 0);
+    } catch (err) {
+      failure = err;
+    } finally {
+      v.running = false;
+      this.current = undefined;
+    }
+    this.afterExecute(v, failure);
+  }
+
+  private afterExecute(v: Vcpu, failure: unknown): void {
+    const e = v.engine;
+    if (v.needsExceptionReset && this.excOffset !== null) resetOldException(e, this.excOffset);
+    v.needsExceptionReset = false;
+    if (v.fault) {
+      deliverPageFault(v, this.mem, v.fault.access, v.fault.address);
+      for (const f of this.onDeliver) f(v, Vector.PF, e.regRead('rip'));
+      return;
+    }
+    if (v.pendingException) {
+      this.deliverVector(v, v.pendingException.vector, v.pendingException.rip);
+      return;
+    }
+    if (failure !== undefined) {
+      if (isInvalidInsn(failure)) {
+        this.deliverVector(v, Vector.UD, e.regRead('rip'));
+        return;
+      }
+      throw failure;
+    }
+    if (!v.stopRequested && this.haltedAt(e.regRead('rip'))) v.halted = true;
+  }
+
+  /** `hlt` makes emuStart return with RIP after it (Unicorn gives no reason code). */
+  private haltedAt(rip: bigint): boolean {
+    return this.mem.isMapped(rip - 1n, 1) && this.mem.readU8(rip - 1n) === 0xf4;
+  }
+
+  /**
+   * Run until `pred()` holds (checked after every step), the guest panics, or
+   * `maxNs` of guest time pass. Returns whether `pred` held.
+   */
+  runUntil(pred: () => boolean, opts: { maxNs?: bigint } = {}): boolean {
+    const limit = this.nowNs + (opts.maxNs ?? 60_000_000_000n);
+    while (!pred()) {
+      if (this.nowNs >= limit || !this.step()) return pred();
+    }
+    return true;
+  }
+
+  /** Run for `ns` of guest time. */
+  runFor(ns: bigint): void {
+    const end = this.nowNs + ns;
+    this.runUntil(() => this.nowNs >= end, { maxNs: ns + 1n });
+  }
+
+  /** Stop the machine with a guest panic message. */
+  panic(message: string): void {
+    this.panicMessage = message;
+    for (const v of this.vcpus) {
+      v.dead = true;
+      if (v.running) v.engine.emuStop();
+    }
+  }
+
+  // ---- snapshots ---------------------------------------------------------
+
+  addParticipant(p: SnapshotParticipant): void {
+    this.participants.set(p.name, p);
+  }
+
+  snapshot(): MachineSnapshot {
+    if (this.current) throw new EmuError('input', 'cannot snapshot while a vCPU runs');
+    const participants = new Map<string, unknown>();
+    for (const [n, p] of this.participants) participants.set(n, p.save());
+    return {
+      mem: this.mem.save(),
+      cpus: this.vcpus.map((v) => ({
+        ctx: v.engine.contextSave(), halted: v.halted, dead: v.dead, timeNs: v.timeNs, insns: v.insns,
+        slices: v.slices, nextTickNs: v.nextTickNs, pending: [...v.pending],
+      })),
+      prng: this.prng.save(),
+      nowNs: this.nowNs,
+      consoleOut: this.consoleOut,
+      participants,
+    };
+  }
+
+  /** Restore a snapshot; host timers are not part of it (participants re-arm theirs). */
+  restore(s: MachineSnapshot): void {
+    if (this.current) throw new EmuError('input', 'cannot restore while a vCPU runs');
+    if (s.cpus.length !== this.vcpus.length) throw new EmuError('input', 'snapshot has another vCPU count');
+    this.mem.restore(s.mem);
+    s.cpus.forEach((c, i) => {
+      const v = this.vcpus[i]!;
+      v.engine.contextRestore(c.ctx);
+      v.engine.tbFlush();
+      Object.assign(v, { halted: c.halted, dead: c.dead, timeNs: c.timeNs, insns: c.insns, slices: c.slices, nextTickNs: c.nextTickNs });
+      v.pending.clear();
+      for (const p of c.pending) v.pending.add(p);
+    });
+    this.prng.restore(s.prng);
+    this.nowNs = s.nowNs;
+    this.consoleOut = s.consoleOut;
+    this.panicMessage = undefined;
+    this.timers = [];
+    for (const [n, p] of this.participants) if (s.participants.has(n)) p.restore(s.participants.get(n));
+  }
+}
+
+function isInvalidInsn(err: unknown): boolean {
+  return err instanceof EmuError && /INSN_INVALID/.test(err.message);
+}
+
+/** Create a machine (see MachineOptions). */
+export function createMachine(opts: MachineOptions = {}): Machine {
+  return new Machine(opts);
+}
