@@ -201,3 +201,96 @@ export const LOG = {
 /** The 5-byte ftrace entry nop (x86_nops[5]): `nopl 0x0(%rax,%rax,1)`. */
 export const FTRACE_NOP = Uint8Array.of(0x0f, 0x1f, 0x44, 0x00, 0x00);
 export const MCOUNT_INSN_SIZE = 5;
+
+/**
+ * struct ftrace_ops as the guest sees it (the host allocates it in the vmalloc
+ * area). The guest's ftrace_ops_list_func walks `ftrace_ops_list` (a global
+ * pointer) through `next` and calls `func(ip, parent_ip, ops, regs)` for every
+ * ops whose filter matches: `filter` points at `filter_count` sorted u64 ips;
+ * filter_count 0 means every function. `notrace`/`notrace_count` likewise,
+ * excluded ips.
+ */
+export const FTRACE_OPS = {
+  func: 0x00, // u64 handler address (guest code)
+  next: 0x08, // u64 next registered ops, or 0 (ftrace_list_end)
+  flags: 0x10, // u64 FTRACE_OPS_FL_*
+  private: 0x18, // u64 owner data
+  filter: 0x20, // u64 address of sorted u64 ips
+  filter_count: 0x28, // u64
+  notrace: 0x30, // u64 address of sorted u64 ips
+  notrace_count: 0x38, // u64
+  trampoline: 0x40, // u64 its dynamic trampoline, or 0
+  SIZE: 0x50,
+} as const;
+
+/** FTRACE_OPS_FL_* (include/linux/ftrace.h). */
+export const FTRACE_OPS_FL = {
+  ENABLED: 1 << 0,
+  DYNAMIC: 1 << 1,
+  SAVE_REGS: 1 << 2,
+  SAVE_REGS_IF_SUPPORTED: 1 << 3,
+  RECURSION: 1 << 4,
+  STUB: 1 << 5,
+  INITIALIZED: 1 << 6,
+  DELETED: 1 << 7,
+  ADDING: 1 << 8,
+  REMOVING: 1 << 9,
+  MODIFYING: 1 << 10,
+  ALLOC_TRAMP: 1 << 11,
+  IPMODIFY: 1 << 12,
+  PID: 1 << 13,
+  RCU: 1 << 14,
+  TRACE_ARRAY: 1 << 15,
+  PERMANENT: 1 << 16,
+  DIRECT: 1 << 17,
+} as const;
+
+/**
+ * Livepatch structures in a livepatch module's data (the module builder emits
+ * them; the host reads them; the guest handler reads klp_func). External
+ * fields first, then the internal ones the core fills in, as livepatch.h.
+ * Arrays end with an all-zero entry (objs: name and funcs both 0; funcs:
+ * old_name, new_func and old_sympos all 0). An object's name 0 means vmlinux.
+ */
+export const KLP_PATCH = {
+  mod: 0x00, // u64 struct module * (filled by the loader: the module's base address)
+  objs: 0x08, // u64 klp_object[]
+  states: 0x10, // u64 klp_state[] or 0
+  replace: 0x18, // u8
+  enabled: 0x19, // u8 internal
+  forced: 0x1a, // u8 internal
+  SIZE: 0x20,
+} as const;
+
+export const KLP_OBJECT = {
+  name: 0x00, // u64 char* (0 = vmlinux)
+  funcs: 0x08, // u64 klp_func[]
+  pre_patch: 0x10, // u64 callbacks (guest functions) or 0
+  post_patch: 0x18,
+  pre_unpatch: 0x20,
+  post_unpatch: 0x28,
+  patched: 0x30, // u8 internal
+  SIZE: 0x38,
+} as const;
+
+export const KLP_FUNC = {
+  old_name: 0x00, // u64 char*
+  new_func: 0x08, // u64 address of the replacement
+  old_sympos: 0x10, // u64
+  old_func: 0x18, // u64 internal: resolved address
+  old_size: 0x20, // u64 internal
+  new_size: 0x28, // u64 internal
+  nop: 0x30, // u8 internal
+  patched: 0x31, // u8 internal
+  transition: 0x32, // u8 internal: read by klp_ftrace_handler
+  stack_node: 0x38, // list_head internal: on klp_ops.func_stack (next, prev)
+  SIZE: 0x48,
+} as const;
+
+/** struct klp_ops (host-allocated in vmalloc): one per patched function. */
+export const KLP_OPS = {
+  node: 0x00, // list_head on the host's ops list (unused by the guest)
+  func_stack: 0x10, // list_head of klp_func.stack_node, newest first
+  fops: 0x20, // struct ftrace_ops (FTRACE_OPS layout), embedded
+  SIZE: 0x20 + 0x50,
+} as const;
