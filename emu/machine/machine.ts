@@ -98,6 +98,8 @@ export class Machine {
   private readonly freeSliceUs: number;
   private readonly excOffset: number | null;
   private readonly hooks: HookHandle[] = [];
+  private readonly factory: () => Engine;
+  private aux: Vcpu | undefined;
 
   constructor(opts: MachineOptions = {}) {
     const cpus = opts.cpus ?? 1;
@@ -111,6 +113,7 @@ export class Machine {
     this.sliceMax = opts.sliceMax ?? 5000;
     this.freeSliceUs = opts.freeSliceUs ?? 2000;
     const factory = opts.engineFactory ?? createEngine;
+    this.factory = factory;
     this.excOffset = oldExceptionOffset(factory);
     for (let i = 0; i < cpus; i++) {
       const v = new Vcpu(i, factory(), TICK_NS);
@@ -121,13 +124,16 @@ export class Machine {
 
   /** Map a new region of guest memory into every vCPU. */
   addRegion(name: string, base: bigint, size: number, perms: number = Prot.ALL) {
-    return this.mem.addRegion(name, base, size, perms, this.vcpus.map((v) => v.engine));
+    const engines = this.vcpus.map((v) => v.engine);
+    if (this.aux) engines.push(this.aux.engine);
+    return this.mem.addRegion(name, base, size, perms, engines);
   }
 
   /** Release every engine. */
   close(): void {
     for (const h of this.hooks) h.remove();
     for (const v of this.vcpus) v.engine.close();
+    this.aux?.engine.close();
   }
 
   // ---- hooks -------------------------------------------------------------
@@ -181,6 +187,66 @@ export class Machine {
     for (const f of this.onDeliver) f(v, vector, rip);
   }
 
+  // ---- synchronous guest calls -------------------------------------------
+
+  /**
+   * Run guest function `fn(args...)` to completion on an auxiliary engine that
+   * shares memory with the vCPUs but is never scheduled: how host code (the
+   * kernel's C half) calls guest code such as livepatch callbacks, even from
+   * inside a hypercall. `like` lends its GS_BASE/GDT/IDT (so `current` is
+   * that CPU's), the call runs on `stackTop`, and returns when it reaches
+   * `retAddr` (an address that is never executed). Interrupts stay off.
+   * @throws EmuError when it faults unrecoverably or exceeds `maxInsns`
+   */
+  callGuest(fn: bigint, args: bigint[], o: { like: Vcpu; stackTop: bigint; retAddr: bigint; maxInsns?: number }): bigint {
+    const aux = this.auxVcpu();
+    const e = aux.engine;
+    e.gdtrWrite(o.like.engine.gdtrRead());
+    e.idtrWrite(o.like.engine.idtrRead());
+    e.regWrite('gs_base', o.like.engine.regRead('gs_base'));
+    const sp = o.stackTop - 8n;
+    this.mem.writeU64(sp, o.retAddr);
+    const regs = ['rdi', 'rsi', 'rdx', 'rcx', 'r8', 'r9'] as const;
+    args.forEach((a, i) => e.regWrite(regs[i]!, a));
+    e.regWriteBatch(['rsp', 'rbp', 'rip', 'rflags'], [sp, 0n, fn, 2n]);
+    aux.timeNs = o.like.timeNs;
+    const outer = this.current;
+    let budget = o.maxInsns ?? 10_000_000;
+    try {
+      while (e.regRead('rip') !== o.retAddr) {
+        if (budget <= 0) throw new EmuError('guest', 'guest call did not return', { address: fn });
+        this.current = aux;
+        aux.running = true;
+        let failure: unknown;
+        aux.stopRequested = false;
+        aux.fault = undefined;
+        aux.pendingException = undefined;
+        try {
+          e.emuStart(e.regRead('rip'), o.retAddr, 0, Math.min(budget, 1_000_000));
+        } catch (err) {
+          failure = err;
+        }
+        aux.running = false;
+        budget -= 1_000_000;
+        this.afterExecute(aux, failure);
+        if (aux.halted) throw new EmuError('guest', 'guest call halted', { address: e.regRead('rip') });
+      }
+    } finally {
+      this.current = outer;
+    }
+    return e.regRead('rax');
+  }
+
+  private auxVcpu(): Vcpu {
+    if (!this.aux) {
+      const v = new Vcpu(-1, this.factory(), TICK_NS);
+      this.mem.mapInto(v.engine);
+      this.installHooks(v);
+      this.aux = v;
+    }
+    return this.aux;
+  }
+
   // ---- time and host timers ---------------------------------------------
 
   /** Run `fn` on the host when guest time reaches `atNs`. Returns a cancel function. */
@@ -206,7 +272,7 @@ export class Machine {
    * its three sync points; without it a vCPU keeps running stale bytes.
    */
   syncCore(begin: bigint, end: bigint): void {
-    for (const v of this.vcpus) {
+    for (const v of this.aux ? [...this.vcpus, this.aux] : this.vcpus) {
       v.engine.tbRemoveCache(begin, end);
       // A vCPU inside emuStart may be executing a block of that range: end its
       // slice so the next one retranslates (the partner is runSlice()).
