@@ -11,6 +11,7 @@ import { HypercallTable, HYPERCALL_PORT } from './hypercalls.ts';
 import { deliver, deliverPageFault, interruptsEnabled, isContributory } from './interrupts.ts';
 import { oldExceptionOffset, resetOldException } from './escalation.ts';
 import { Clock, Vector } from '../../src/abi/layout.ts';
+import { countInsns } from './insnCount.ts';
 
 export type RunMode = 'deterministic' | 'free';
 
@@ -20,16 +21,28 @@ export interface MachineOptions {
   /** Seed of the interleaving (default 1). */
   seed?: number;
   /**
-   * 'deterministic' (default): slices are exact instruction counts drawn from the
-   * seed, so a run is a pure function of its inputs. 'free': NON-DETERMINISTIC,
-   * slices end on a wall-clock timeout, for speed.
+   * 'deterministic' (default): a slice ends after a number of guest events
+   * (syscalls, hypercalls, exceptions, interrupts) drawn from the seed, so a run
+   * is a pure function of its inputs. 'free': NON-DETERMINISTIC, slices end on
+   * a wall-clock timeout and events do not end them, for speed.
    */
   mode?: RunMode;
-  /** Slice length bounds in instructions (deterministic mode). */
+  /** Slice length bounds in guest events (deterministic mode; default 1..16). */
   sliceMin?: number;
   sliceMax?: number;
-  /** Wall-clock slice length in microseconds (free mode). */
+  /** Wall-clock slice length in microseconds (free mode; default 5000). */
   freeSliceUs?: number;
+  /**
+   * Count executed instructions exactly per vCPU (a block hook per vCPU; costs
+   * about 100 ns per translated-block execution). Off by default.
+   */
+  countInstructions?: boolean;
+  /**
+   * Deterministic mode only: abort a slice that runs this many wall-clock
+   * microseconds without a guest event (a runaway guest loop). 0 = off.
+   * Unicorn's timeout costs ~150 us per slice, so keep it for trial runs.
+   */
+  watchdogUs?: number;
   engineFactory?: () => Engine;
 }
 
@@ -44,7 +57,7 @@ export interface SnapshotParticipant {
 export interface MachineSnapshot {
   mem: Buffer[];
   cpus: {
-    ctx: Uint8Array; halted: boolean; dead: boolean; timeNs: bigint; insns: bigint;
+    ctx: Uint8Array; halted: boolean; dead: boolean; timeNs: bigint; insns: bigint; events: bigint;
     slices: number; nextTickNs: bigint; pending: number[];
   }[];
   prng: [bigint, bigint];
@@ -59,8 +72,8 @@ interface HostTimer {
   fn: () => void;
 }
 
-const TICK_NS = BigInt(Clock.INSNS_PER_TICK * Clock.NS_PER_INSN);
-const NS_PER_INSN = BigInt(Clock.NS_PER_INSN);
+const TICK_NS = BigInt(Clock.TICK_NS);
+const NS_PER_EVENT = BigInt(Clock.NS_PER_EVENT);
 const MSR_LSTAR = 0xc0000082;
 const MSR_SYSCALL_MASK = 0xc0000084;
 
@@ -96,6 +109,10 @@ export class Machine {
   private readonly sliceMin: number;
   private readonly sliceMax: number;
   private readonly freeSliceUs: number;
+  private readonly watchdogUs: number;
+  readonly countInstructions: boolean;
+  /** Instructions per translated block, by block address (countInstructions). */
+  private readonly blockInsns = new Map<bigint, number>();
   private readonly excOffset: number | null;
   private readonly hooks: HookHandle[] = [];
   private readonly factory: () => Engine;
@@ -109,9 +126,11 @@ export class Machine {
     this.mode = opts.mode ?? 'deterministic';
     this.seed = opts.seed ?? 1;
     this.prng = new Prng(this.seed);
-    this.sliceMin = opts.sliceMin ?? 500;
-    this.sliceMax = opts.sliceMax ?? 5000;
-    this.freeSliceUs = opts.freeSliceUs ?? 2000;
+    this.sliceMin = opts.sliceMin ?? 1;
+    this.sliceMax = opts.sliceMax ?? 16;
+    this.freeSliceUs = opts.freeSliceUs ?? 5000;
+    this.watchdogUs = opts.watchdogUs ?? 0;
+    this.countInstructions = opts.countInstructions ?? false;
     const factory = opts.engineFactory ?? createEngine;
     this.factory = factory;
     this.excOffset = oldExceptionOffset(factory);
@@ -141,28 +160,54 @@ export class Machine {
   private installHooks(v: Vcpu): void {
     const e = v.engine;
     this.hooks.push(
-      e.addInterruptHook((intno) => this.onInterrupt(v, intno)),
+      e.addInterruptHook((intno) => {
+        this.onInterrupt(v, intno);
+        this.event(v);
+      }),
       e.addInvalidMemHook((access, address) => this.onInvalidMem(v, access, address)),
-      e.addSyscallHook(() => this.onSyscall(v)),
+      e.addSyscallHook(() => {
+        this.onSyscall(v);
+        this.event(v);
+      }),
       e.addOutHook((port) => {
         if (port !== HYPERCALL_PORT) return;
         this.hypercalls.dispatch(v);
-        if (v.stopRequested) e.emuStop();
+        this.event(v);
       }),
     );
+    if (this.countInstructions) this.hooks.push(e.addBlockHook((addr, size) => this.countBlock(v, addr, size)));
+  }
+
+  /**
+   * A guest event: the unit of guest time, and where deterministic slices end
+   * (the stop lands at the next block boundary, the same one on every run).
+   */
+  private event(v: Vcpu): void {
+    v.events++;
+    v.sliceEvents++;
+    if (v.stopRequested || (this.mode === 'deterministic' && v.sliceEvents >= v.sliceBudget)) {
+      v.stopRequested = true;
+      v.engine.emuStop();
+    }
+  }
+
+  private countBlock(v: Vcpu, addr: bigint, size: number): void {
+    let n = this.blockInsns.get(addr);
+    if (n === undefined) {
+      n = countInsns(this.mem.read(addr, size));
+      this.blockInsns.set(addr, n);
+    }
+    v.insns += BigInt(n);
   }
 
   private onInterrupt(v: Vcpu, intno: number): void {
     const rip = v.engine.regRead('rip');
-    if (isContributory(intno) || intno === Vector.DF) {
-      // Deliver after emuStart returns, so old_exception can be reset first
-      // (see escalation.ts); a PC write plus emuStop in one hook is unreliable.
-      v.pendingException = { vector: intno, rip };
-      v.needsExceptionReset = isContributory(intno);
-      v.engine.emuStop();
-      return;
-    }
+    // Deliver now: Unicorn resumes at RIP after the hook, so a fault left
+    // undelivered would re-execute the faulting instruction. The hook runs
+    // between blocks (cpu_handle_exception), where the context can be
+    // rewritten safely: reset old_exception there (escalation.ts).
     this.deliverVector(v, intno, rip);
+    if (isContributory(intno) && this.excOffset !== null) resetOldException(v.engine, this.excOffset);
   }
 
   private onInvalidMem(v: Vcpu, access: MemAccess, address: bigint): boolean {
@@ -272,6 +317,7 @@ export class Machine {
    * its three sync points; without it a vCPU keeps running stale bytes.
    */
   syncCore(begin: bigint, end: bigint): void {
+    for (const a of this.blockInsns.keys()) if (a < end && a + 16n >= begin) this.blockInsns.delete(a);
     for (const v of this.aux ? [...this.vcpus, this.aux] : this.vcpus) {
       v.engine.tbRemoveCache(begin, end);
       // A vCPU inside emuStart may be executing a block of that range: end its
@@ -358,16 +404,20 @@ export class Machine {
       return;
     }
     for (const f of this.beforeSlice) f(v);
-    const budget = this.mode === 'deterministic' ? this.prng.range(this.sliceMin, this.sliceMax) : this.sliceMax;
-    this.execute(v, budget);
-    v.insns += BigInt(budget);
-    v.timeNs += BigInt(budget) * NS_PER_INSN;
+    v.sliceBudget = this.mode === 'deterministic' ? this.prng.range(this.sliceMin, this.sliceMax) : Number.MAX_SAFE_INTEGER;
+    v.sliceEvents = 0;
+    const t0 = this.mode === 'free' ? performance.now() : 0;
+    this.execute(v);
+    // Guest time: one event's worth per event, at least one per slice; in free
+    // mode the wall-clock time the slice took, scaled (non-deterministic).
+    const charged = this.mode === 'free' ? BigInt(Math.ceil((performance.now() - t0) * 1e6)) : BigInt(Math.max(1, v.sliceEvents)) * NS_PER_EVENT;
+    v.timeNs += charged;
     v.slices++;
     for (const f of this.afterSlice) f(v);
   }
 
   /** Run the engine for one slice and turn its stop reason into machine events. */
-  private execute(v: Vcpu, budget: number): void {
+  private execute(v: Vcpu): void {
     const e = v.engine;
     v.stopRequested = false;
     v.fault = undefined;
@@ -377,8 +427,7 @@ export class Machine {
     v.running = true;
     let failure: unknown;
     try {
-      if (this.mode === 'deterministic') e.emuStart(start, 0n, 0, budget);
-      else e.emuStart(start, 0n, this.freeSliceUs, 0);
+      e.emuStart(start, 0n, this.mode === 'free' ? this.freeSliceUs : this.watchdogUs, 0);
     } catch (err) {
       failure = err;
     } finally {
@@ -456,7 +505,7 @@ export class Machine {
     return {
       mem: this.mem.save(),
       cpus: this.vcpus.map((v) => ({
-        ctx: v.engine.contextSave(), halted: v.halted, dead: v.dead, timeNs: v.timeNs, insns: v.insns,
+        ctx: v.engine.contextSave(), halted: v.halted, dead: v.dead, timeNs: v.timeNs, insns: v.insns, events: v.events,
         slices: v.slices, nextTickNs: v.nextTickNs, pending: [...v.pending],
       })),
       prng: this.prng.save(),
@@ -475,7 +524,7 @@ export class Machine {
       const v = this.vcpus[i]!;
       v.engine.contextRestore(c.ctx);
       v.engine.tbFlush();
-      Object.assign(v, { halted: c.halted, dead: c.dead, timeNs: c.timeNs, insns: c.insns, slices: c.slices, nextTickNs: c.nextTickNs });
+      Object.assign(v, { halted: c.halted, dead: c.dead, timeNs: c.timeNs, insns: c.insns, events: c.events, slices: c.slices, nextTickNs: c.nextTickNs });
       v.pending.clear();
       for (const p of c.pending) v.pending.add(p);
     });

@@ -8,15 +8,10 @@ export interface PendingFault {
   address: bigint;
 }
 
-/** Why the last slice ended. */
-export type SliceEnd = 'budget' | 'halt' | 'stop' | 'fault' | 'invalid-insn';
 
 /**
  * vCPU bookkeeping kept by the host; the architectural state lives in the
- * engine. `insns` counts the instruction budget charged to this vCPU: a slice
- * that ends early (hlt, a hypercall that yields, a fault) is charged in full,
- * like time spent halted, so the count is exact for full slices and the
- * same on every run for the rest.
+ * engine. Guest time advances with guest events (see Clock in layout.ts).
  */
 export class Vcpu {
   halted = false;
@@ -24,8 +19,14 @@ export class Vcpu {
   dead = false;
   /** Local guest time in ns. */
   timeNs = 0n;
+  /** Instructions executed (only with MachineOptions.countInstructions). */
   insns = 0n;
   slices = 0;
+  /** Guest events taken (the unit of guest time). */
+  events = 0n;
+  /** Events in the current slice, and how many end it (deterministic mode). */
+  sliceEvents = 0;
+  sliceBudget = 0;
   nextTickNs: bigint;
   readonly pending = new Set<number>();
   /** Set by hooks that need the slice to end (CPU_RELAX, a contributory exception). */

@@ -32,15 +32,18 @@ export const NR_CPUS = 8;
 export const THREAD_SIZE = 0x4000;
 
 /**
- * Virtual time. One unit of a vCPU's instruction budget is one microsecond of
- * guest time (a 1 MHz machine), so a second of guest time is 1e6 instructions
- * and the livepatch transition's one-second retry stays cheap to emulate.
+ * Virtual time. Guest time advances by NS_PER_EVENT for every guest event a
+ * vCPU takes (syscall, hypercall, exception, interrupt; a slice with none
+ * counts one), so a second of guest time is 100,000 events and the livepatch
+ * transition's one-second retry stays cheap to emulate. Unicorn cannot count
+ * instructions cheaply (its count hook costs ~0.2 ms per event), so time is
+ * counted in events; exact instruction counts are an opt-in (countInstructions).
  */
 export const Clock = {
-  NS_PER_INSN: 1000,
+  NS_PER_EVENT: 10_000,
   HZ: 100,
-  /** Instructions between two timer interrupts on one vCPU (1e6 / HZ). */
-  INSNS_PER_TICK: 10_000,
+  /** Guest ns between two timer interrupts on one vCPU (1e9 / HZ). */
+  TICK_NS: 10_000_000,
 } as const;
 
 /** thread_info.flags bits, numbered as arch/x86/include/asm/thread_info.h. */

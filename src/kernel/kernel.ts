@@ -5,7 +5,9 @@ import { Kallsyms } from './kallsyms.ts';
 import { LogBuffer } from './printk.ts';
 import { forEachTask, idleTask, readTask, currentTask, type TaskView } from './tasks.ts';
 import type { KernelImage } from './image.ts';
-import { NR_CPUS, PERCPU } from '../abi/layout.ts';
+import { MemoryMap, NR_CPUS, PERCPU, THREAD_SIZE } from '../abi/layout.ts';
+import { RangeAllocator } from './vmalloc.ts';
+import { VirtualFs } from './sysfs.ts';
 
 /**
  * The kernel as host code sees it. Every structure stays in guest memory;
@@ -17,6 +19,13 @@ export class Kernel {
   readonly perCpuStart: bigint;
   readonly initTask: bigint;
   bootDone = false;
+  /** Host allocations the guest reads (vmalloc area). */
+  readonly vmalloc = new RangeAllocator('vmalloc', MemoryMap.VMALLOC_START, MemoryMap.VMALLOC_SIZE);
+  /** sysfs, tracefs and host-served procfs files. */
+  readonly vfs = new VirtualFs();
+  /** Tasks the host asked to wake (fake signals, kthread kicks), woken when no rq lock is held. */
+  private readonly wakeQueue: bigint[] = [];
+  private callStack: bigint | undefined;
   /** Oopses reported by the guest (vector, rip, pid). */
   readonly oopses: { vector: number; rip: bigint; cpu: number; text: string }[] = [];
 
@@ -25,6 +34,34 @@ export class Kernel {
     this.log = new LogBuffer(machine, this.kallsyms);
     this.perCpuStart = this.sym('__per_cpu_start');
     this.initTask = this.sym('init_task');
+    machine.afterSlice.push(() => this.drainWakeQueue());
+  }
+
+  /**
+   * Call guest function `fn(args...)` synchronously (the host playing C code
+   * that calls into the kernel, e.g. livepatch callbacks), as the CPU `like`
+   * (default: the vCPU in the current hypercall, else CPU 0).
+   */
+  callGuest(fn: bigint, args: bigint[], like?: Vcpu): bigint {
+    if (this.callStack === undefined) this.callStack = this.vmalloc.alloc(THREAD_SIZE, 4096n) + BigInt(THREAD_SIZE);
+    const v = like ?? this.machine.current ?? this.machine.vcpus[0]!;
+    // Any address that is never executed ends the call; the module area's first page is reserved for it.
+    return this.machine.callGuest(fn, args, { like: v, stackTop: this.callStack, retAddr: MemoryMap.MODULES_VADDR });
+  }
+
+  /** Ask for wake_up_process(task) (wake_up_state / signal_wake_up from host code). */
+  requestWakeUp(t: TaskView): void {
+    if (!this.wakeQueue.includes(t.addr)) this.wakeQueue.push(t.addr);
+  }
+
+  /** Run queued wake-ups once no CPU is stopped inside a run-queue critical section. */
+  private drainWakeQueue(): void {
+    if (this.wakeQueue.length === 0) return;
+    for (let cpu = 0; cpu < this.machine.vcpus.length; cpu++) {
+      if (this.machine.mem.readU64(this.perCpu(cpu) + BigInt(PERCPU.rq_lock)) !== 0n) return;
+    }
+    const fn = this.sym('wake_up_process');
+    for (const t of this.wakeQueue.splice(0)) this.callGuest(fn, [t], this.machine.vcpus[0]);
   }
 
   /** Address of a kernel symbol; throws if missing (a broken image). */
