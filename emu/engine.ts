@@ -44,6 +44,11 @@ const REGION_SIZE = 24;
 /** Bytes of the uc_context header (context_size u64, mode u32, arch u32) in 2.0.1. */
 const CONTEXT_HEADER = 16;
 
+/** Liveness flag shared by a hook's wrapper and its HookHandle. */
+interface Live {
+  on: boolean;
+}
+
 /** Koffi hands uint64_t to JS as a Number when it fits, else a BigInt. */
 function big(v: number | bigint): bigint {
   return typeof v === 'bigint' ? v : BigInt(v);
@@ -375,8 +380,12 @@ export class UnicornEngine implements Engine {
 
   // ---- hooks ----------------------------------------------------------------------------------
 
-  /** Register `fn` with koffi, add the Unicorn hook, pin the callback under the hook handle. */
-  private addHook(type: number, proto: keyof CallbackTypes, fn: (...a: never[]) => unknown,
+  /**
+   * Register `fn` with koffi, add the Unicorn hook, pin the callback under the hook handle.
+   * `live` is cleared by remove(): Unicorn 2.0.1 keeps calling a hook deleted during a run
+   * until that run ends (measured), so every wrapper checks it first.
+   */
+  private addHook(type: number, proto: keyof CallbackTypes, fn: (...a: never[]) => unknown, live: Live,
     begin: bigint, end: bigint, insn?: number): HookHandle {
     const h = this.handle();
     const cb = koffi.register(fn, this.cbTypes[proto]);
@@ -389,7 +398,7 @@ export class UnicornEngine implements Engine {
     }
     const id = this.s.out[0];
     this.hooks.set(id, cb);
-    return { remove: () => this.removeHook(id) };
+    return { remove: () => { live.on = false; this.removeHook(id); } };
   }
 
   /** uc_hook_del, then release the callback (after the run if called from inside a hook). */
@@ -402,15 +411,21 @@ export class UnicornEngine implements Engine {
     else koffi.unregister(cb);
   }
 
+  /** True when a hook callback must not run: removed, or an earlier hook already failed this run. */
+  private muted(live: Live): boolean {
+    return !live.on || this.pending !== undefined;
+  }
+
   /**
    * Code and block hooks are compiled into translated blocks: on 2.0.1 a hook added after its
    * code was translated never fires (measured), so adding one flushes every translation.
    */
   private addTranslatedHook(type: number, cb: CodeHook, begin: bigint, end: bigint): HookHandle {
+    const live = { on: true };
     const handle = this.addHook(type, 'code', (_uc: Ptr, addr: number | bigint, size: number) => {
-      if (this.pending !== undefined) return;
+      if (this.muted(live)) return;
       try { cb(big(addr), size); } catch (e) { this.capture(e); }
-    }, begin, end);
+    }, live, begin, end);
     this.tbFlush();
     return handle;
   }
@@ -424,16 +439,18 @@ export class UnicornEngine implements Engine {
   }
 
   addInterruptHook(cb: InterruptHook): HookHandle {
+    const live = { on: true };
     return this.addHook(C.UC_HOOK_INTR, 'intr', (_uc: Ptr, intno: number) => {
-      if (this.pending !== undefined) return;
+      if (this.muted(live)) return;
       try { cb(intno); } catch (e) { this.capture(e); }
-    }, ALL_BEGIN, ALL_END);
+    }, live, ALL_BEGIN, ALL_END);
   }
 
   /** Covers UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT; a throw or a non-true result leaves the fault unhandled. */
   addInvalidMemHook(cb: InvalidMemHook): HookHandle {
+    const live = { on: true };
     const fn = (_uc: Ptr, type: number, addr: number | bigint, size: number, value: number | bigint): boolean => {
-      if (this.pending !== undefined) return false;
+      if (this.muted(live)) return false;
       try {
         const access = MEM_ACCESS.get(type);
         if (access === undefined) throw new EmuError('unicorn', `unexpected uc_mem_type ${type} at ${hexAddr(big(addr))}`);
@@ -443,30 +460,33 @@ export class UnicornEngine implements Engine {
         return false;
       }
     };
-    return this.addHook(C.UC_HOOK_MEM_UNMAPPED | C.UC_HOOK_MEM_PROT, 'eventmem', fn, ALL_BEGIN, ALL_END);
+    return this.addHook(C.UC_HOOK_MEM_UNMAPPED | C.UC_HOOK_MEM_PROT, 'eventmem', fn, live, ALL_BEGIN, ALL_END);
   }
 
   addSyscallHook(cb: SyscallHook): HookHandle {
+    const live = { on: true };
     return this.addHook(C.UC_HOOK_INSN, 'syscall', () => {
-      if (this.pending !== undefined) return;
+      if (this.muted(live)) return;
       try { cb(); } catch (e) { this.capture(e); }
-    }, ALL_BEGIN, ALL_END, C.UC_X86_INS_SYSCALL);
+    }, live, ALL_BEGIN, ALL_END, C.UC_X86_INS_SYSCALL);
   }
 
   addOutHook(cb: OutHook): HookHandle {
+    const live = { on: true };
     return this.addHook(C.UC_HOOK_INSN, 'out', (_uc: Ptr, port: number, size: number, value: number) => {
-      if (this.pending !== undefined) return;
+      if (this.muted(live)) return;
       try { cb(port, size, value); } catch (e) { this.capture(e); }
-    }, ALL_BEGIN, ALL_END, C.UC_X86_INS_OUT);
+    }, live, ALL_BEGIN, ALL_END, C.UC_X86_INS_OUT);
   }
 
   /** UC_HOOK_MEM_WRITE over [begin, end]; `value` is the stored value, zero-extended from `size` bytes. */
   addMemWriteHook(cb: MemWriteHook, begin = ALL_BEGIN, end = ALL_END): HookHandle {
+    const live = { on: true };
     const fn = (_uc: Ptr, _type: number, addr: number | bigint, size: number, value: number | bigint): void => {
-      if (this.pending !== undefined) return;
+      if (this.muted(live)) return;
       try { cb(big(addr), size, BigInt.asUintN(size * 8, big(value))); } catch (e) { this.capture(e); }
     };
-    return this.addHook(C.UC_HOOK_MEM_WRITE, 'mem', fn, begin, end);
+    return this.addHook(C.UC_HOOK_MEM_WRITE, 'mem', fn, live, begin, end);
   }
 
   // ---- context --------------------------------------------------------------------------------
