@@ -320,6 +320,18 @@ describe('[emu/engine]: unit', () => {
       ]);
     });
 
+    it('RIP at a faulting access is the block start unless counting (pitfall: earlier effects already done)', () => {
+      const e = engine('mov rcx, 0x8000; inc rax; mov dword ptr [rcx], eax; hlt');
+      e.memProtect(DATA, 0x1000, Prot.READ);
+      const rips: bigint[] = [];
+      e.addInvalidMemHook(() => (rips.push(e.regRead('rip')), false));
+      expect(caught(() => run(e))).toMatchObject({ kind: 'prot', address: CODE });
+      expect(e.regRead('rax')).toBe(1n); // the inc already ran: restarting at RIP would repeat it
+      e.regWrite('rax', 0n);
+      expect(caught(() => run(e, 1000))).toMatchObject({ kind: 'prot', address: CODE + 10n });
+      expect(rips).toEqual([CODE, CODE + 10n]);
+    });
+
     it('syscall hook fires (Unicorn does nothing else for syscall); stops after remove()', () => {
       const e = engine('syscall; inc rax; hlt');
       let calls = 0;
