@@ -65,3 +65,43 @@ export function resetOldException(e: Engine, off: number): void {
   ctx.writeInt32LE(-1, off);
   e.contextRestore(ctx);
 }
+
+// mov ax, 0x1238 ; mov ds, ax ; hlt  — #GP with error code 0x1238 (the selector)
+const GP_CODE = Uint8Array.of(0x66, 0xb8, 0x38, 0x12, 0x8e, 0xd8, 0xf4);
+let errCached: number | null | undefined;
+
+/**
+ * Byte offset of env->error_code in a uc_context blob: Unicorn's interrupt
+ * hook gets no error code, so the machine reads it from the context, at the
+ * offset found here by raising #GP with a known selector.
+ */
+export function errorCodeOffset(create: () => Engine): number | null {
+  if (errCached !== undefined) return errCached;
+  const e = create();
+  try {
+    e.memMap(SCRATCH, 0x1000, Prot.ALL);
+    e.memWrite(SCRATCH, GP_CODE);
+    e.regWrite('rsp', SCRATCH + 0x800n);
+    const fresh = Buffer.from(e.contextSave());
+    let inHook: Buffer | undefined;
+    const h = e.addInterruptHook(() => {
+      inHook = Buffer.from(e.contextSave());
+      e.regWrite('rip', SCRATCH + 6n);
+    });
+    e.emuStart(SCRATCH, 0n, 0, 0);
+    h.remove();
+    const hits: number[] = [];
+    for (let off = 0; inHook && off + 4 <= inHook.length; off += 4) {
+      if (inHook.readUInt32LE(off) === 0x1238 && fresh.readUInt32LE(off) !== 0x1238) hits.push(off);
+    }
+    errCached = hits.length >= 1 ? hits[hits.length - 1]! : null;
+  } finally {
+    e.close();
+  }
+  return errCached;
+}
+
+/** env->error_code of the exception being reported (inside the interrupt hook). */
+export function readErrorCode(e: Engine, off: number): bigint {
+  return BigInt(Buffer.from(e.contextSave()).readUInt32LE(off));
+}

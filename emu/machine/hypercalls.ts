@@ -1,9 +1,9 @@
-// hypercalls.ts - the one guest→host door: `out 0xe8, al` with a number in RAX
+// hypercalls.ts - the one guest→host door: `int 0x82` with a number in RAX
 
 import type { Vcpu } from './vcpu.ts';
-import { HYPERCALL_PORT } from '../../src/abi/layout.ts';
+import { HYPERCALL_VECTOR } from '../../src/abi/layout.ts';
 
-export { HYPERCALL_PORT };
+export { HYPERCALL_VECTOR };
 
 /** What a handler sees: the calling vCPU and the six argument registers. */
 export interface HypercallContext {
@@ -40,7 +40,7 @@ export class HypercallTable {
     return this.handlers.get(nr)?.name;
   }
 
-  /** Dispatch from the OUT hook of `vcpu`. */
+  /** Dispatch from the interrupt hook of `vcpu` (vector HYPERCALL_VECTOR). */
   dispatch(vcpu: Vcpu): void {
     const regs = vcpu.engine.regReadBatch(ARG_REGS);
     const nr = Number(regs[0]! & 0xffffffffn);

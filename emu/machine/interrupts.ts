@@ -4,6 +4,7 @@ import type { Engine, MemAccess } from '../types.ts';
 import type { GuestMemory } from './memory.ts';
 import type { Vcpu } from './vcpu.ts';
 import { EmuError } from '../errors.ts';
+import { faultingInsn } from './faultPc.ts';
 import { Vector, VECTORS_WITH_ERROR_CODE } from '../../src/abi/layout.ts';
 
 const RFLAGS_IF = 1n << 9n;
@@ -40,7 +41,13 @@ const FRAME_REGS = ['rsp', 'rflags', 'cs', 'ss'] as const;
  */
 export function deliver(vcpu: Vcpu, mem: GuestMemory, vector: number, rip: bigint, errorCode = 0n): void {
   const e = vcpu.engine;
-  const gate = readGate(e, mem, vector);
+  let gate: { handler: bigint; type: number };
+  try {
+    gate = readGate(e, mem, vector);
+  } catch (err) {
+    // No handler: the guest cannot take this exception (a triple fault on real hardware).
+    throw new EmuError('guest', `vCPU ${vcpu.id}: unhandled vector ${vector} at rip 0x${rip.toString(16)} (${(err as Error).message})`, { address: rip });
+  }
   const [rsp, rflags, cs, ss] = e.regReadBatch(FRAME_REGS);
   let sp = BigInt.asUintN(64, rsp! & ~0xfn);
   const push = (v: bigint): void => {
@@ -76,7 +83,7 @@ export function pageFaultErrorCode(access: MemAccess): bigint {
 /** Deliver a recorded invalid access as #PF with CR2 set. */
 export function deliverPageFault(vcpu: Vcpu, mem: GuestMemory, access: MemAccess, address: bigint): void {
   vcpu.engine.regWrite('cr2', address);
-  const rip = access.startsWith('fetch') ? address : vcpu.engine.regRead('rip');
+  const rip = access.startsWith('fetch') ? address : faultingInsn(mem, vcpu.engine, vcpu.engine.regRead('rip'), address);
   deliver(vcpu, mem, Vector.PF, rip, pageFaultErrorCode(access));
 }
 

@@ -7,10 +7,10 @@ import { EmuError } from '../errors.ts';
 import { GuestMemory } from './memory.ts';
 import { Vcpu } from './vcpu.ts';
 import { Prng } from './prng.ts';
-import { HypercallTable, HYPERCALL_PORT } from './hypercalls.ts';
+import { HypercallTable, HYPERCALL_VECTOR } from './hypercalls.ts';
 import { deliver, deliverPageFault, interruptsEnabled, isContributory } from './interrupts.ts';
-import { oldExceptionOffset, resetOldException } from './escalation.ts';
-import { Clock, Vector } from '../../src/abi/layout.ts';
+import { errorCodeOffset, oldExceptionOffset, readErrorCode, resetOldException } from './escalation.ts';
+import { Clock, Vector, VECTORS_WITH_ERROR_CODE } from '../../src/abi/layout.ts';
 import { countInsns } from './insnCount.ts';
 
 export type RunMode = 'deterministic' | 'free';
@@ -75,6 +75,14 @@ interface HostTimer {
 const TICK_NS = BigInt(Clock.TICK_NS);
 const NS_PER_EVENT = BigInt(Clock.NS_PER_EVENT);
 const MSR_LSTAR = 0xc0000082;
+/**
+ * The machine's stub page (the vsyscall page's address; the guest never runs
+ * there): `hlt` at offset 0. Unicorn mishandles uc_emu_stop() in a hook that
+ * also wrote RIP (it resumes at the RIP of the stop request later), so a hook
+ * that changed RIP and wants the slice to end points RIP here instead and
+ * records where to resume (requestStop; partner: afterExecute()).
+ */
+export const STOP_STUB = 0xffff_ffff_ff60_0000n;
 const MSR_SYSCALL_MASK = 0xc0000084;
 
 /**
@@ -114,6 +122,7 @@ export class Machine {
   /** Instructions per translated block, by block address (countInstructions). */
   private readonly blockInsns = new Map<bigint, number>();
   private readonly excOffset: number | null;
+  private readonly errOffset: number | null;
   private readonly hooks: HookHandle[] = [];
   private readonly factory: () => Engine;
   private aux: Vcpu | undefined;
@@ -134,8 +143,11 @@ export class Machine {
     const factory = opts.engineFactory ?? createEngine;
     this.factory = factory;
     this.excOffset = oldExceptionOffset(factory);
+    this.errOffset = errorCodeOffset(factory);
+    this.mem.addRegion('stop-stub', STOP_STUB, 0x1000, Prot.READ | Prot.EXEC, []).buf[0] = 0xf4;
     for (let i = 0; i < cpus; i++) {
       const v = new Vcpu(i, factory(), TICK_NS);
+      this.mem.mapInto(v.engine);
       this.installHooks(v);
       this.vcpus.push(v);
     }
@@ -162,17 +174,12 @@ export class Machine {
     this.hooks.push(
       e.addInterruptHook((intno) => {
         this.onInterrupt(v, intno);
-        this.event(v);
+        this.event(v, true);
       }),
       e.addInvalidMemHook((access, address) => this.onInvalidMem(v, access, address)),
       e.addSyscallHook(() => {
         this.onSyscall(v);
-        this.event(v);
-      }),
-      e.addOutHook((port) => {
-        if (port !== HYPERCALL_PORT) return;
-        this.hypercalls.dispatch(v);
-        this.event(v);
+        this.event(v, true);
       }),
     );
     if (this.countInstructions) this.hooks.push(e.addBlockHook((addr, size) => this.countBlock(v, addr, size)));
@@ -182,13 +189,25 @@ export class Machine {
    * A guest event: the unit of guest time, and where deterministic slices end
    * (the stop lands at the next block boundary, the same one on every run).
    */
-  private event(v: Vcpu): void {
+  private event(v: Vcpu, wroteRip = false): void {
     v.events++;
     v.sliceEvents++;
     if (v.stopRequested || (this.mode === 'deterministic' && v.sliceEvents >= v.sliceBudget)) {
       v.stopRequested = true;
-      v.engine.emuStop();
+      this.requestStop(v, wroteRip);
     }
+  }
+
+  /** End the running slice of `v` from inside one of its hooks. */
+  private requestStop(v: Vcpu, wroteRip: boolean): void {
+    if (!wroteRip) {
+      // RIP untouched: uc_emu_stop lands at the next block boundary, the same on every run.
+      v.engine.emuStop();
+      return;
+    }
+    if (v.resumeRip !== undefined) return;
+    v.resumeRip = v.engine.regRead('rip');
+    v.engine.regWrite('rip', STOP_STUB);
   }
 
   private countBlock(v: Vcpu, addr: bigint, size: number): void {
@@ -201,12 +220,17 @@ export class Machine {
   }
 
   private onInterrupt(v: Vcpu, intno: number): void {
+    if (intno === HYPERCALL_VECTOR) {
+      this.hypercalls.dispatch(v);
+      return;
+    }
     const rip = v.engine.regRead('rip');
     // Deliver now: Unicorn resumes at RIP after the hook, so a fault left
     // undelivered would re-execute the faulting instruction. The hook runs
     // between blocks (cpu_handle_exception), where the context can be
     // rewritten safely: reset old_exception there (escalation.ts).
-    this.deliverVector(v, intno, rip);
+    const code = VECTORS_WITH_ERROR_CODE.has(intno) && this.errOffset !== null ? readErrorCode(v.engine, this.errOffset) : 0n;
+    this.deliverVector(v, intno, rip, code);
     if (isContributory(intno) && this.excOffset !== null) resetOldException(v.engine, this.excOffset);
   }
 
@@ -439,6 +463,12 @@ export class Machine {
 
   private afterExecute(v: Vcpu, failure: unknown): void {
     const e = v.engine;
+    if (v.resumeRip !== undefined) {
+      const at = e.regRead('rip');
+      if (at === STOP_STUB + 1n || at === STOP_STUB) e.regWrite('rip', v.resumeRip);
+      v.resumeRip = undefined;
+      if (failure === undefined && !v.fault && (at === STOP_STUB + 1n || at === STOP_STUB)) return;
+    }
     if (v.needsExceptionReset && this.excOffset !== null) resetOldException(e, this.excOffset);
     v.needsExceptionReset = false;
     if (v.fault) {

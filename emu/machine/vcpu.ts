@@ -33,6 +33,8 @@ export class Vcpu {
   stopRequested = false;
   needsExceptionReset = false;
   fault: PendingFault | undefined;
+  /** Where to resume after a stop routed through the machine's stop stub. */
+  resumeRip: bigint | undefined;
   /** A contributory exception seen in the interrupt hook, delivered once emuStart returns. */
   pendingException: { vector: number; rip: bigint } | undefined;
   /** The engine is inside emuStart (a hook on this vCPU is running). */

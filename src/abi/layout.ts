@@ -151,12 +151,15 @@ export const VECTORS_WITH_ERROR_CODE: ReadonlySet<number> = new Set([8, 10, 11, 
 export const Segment = { KERNEL_CS: 0x10, KERNEL_DS: 0x18, USER_DS: 0x2b, USER_CS: 0x33 } as const;
 
 /**
- * Hypercalls: the guest executes `out 0xe8, al` (bytes e6 e8) with the number in
+ * Hypercalls: the guest executes `int 0x82` (bytes cd 82) with the number in
  * RAX and arguments in RDI, RSI, RDX, R10, R8, R9; the result comes back in RAX.
- * The host handles it synchronously inside the OUT hook. Ranges: 0x00-0x0f machine,
- * 0x10-0x1f ftrace, 0x20-0x2f module/livepatch, 0x30-0x3f debugger and tests.
+ * The host handles it synchronously in the interrupt hook, which (unlike an
+ * OUT hook) sees the precise RIP, so a hypercall can end the vCPU's slice
+ * (CPU_RELAX) and resume exactly after it. The vector is never delivered
+ * through the IDT. Ranges: 0x00-0x0f machine, 0x10-0x1f ftrace,
+ * 0x20-0x2f module/livepatch, 0x30-0x3f debugger and tests.
  */
-export const HYPERCALL_PORT = 0xe8;
+export const HYPERCALL_VECTOR = 0x82;
 export const Hypercall = {
   PANIC: 0x01, // (msg) guest panic: stop the machine with the message
   SEND_IPI: 0x02, // (cpu, vector) raise an interrupt on another vCPU
