@@ -7,7 +7,11 @@ import { forEachTask, idleTask, readTask, currentTask, type TaskView } from './t
 import type { KernelImage } from './image.ts';
 import { MemoryMap, NR_CPUS, PERCPU, THREAD_SIZE } from '../abi/layout.ts';
 import { RangeAllocator } from './vmalloc.ts';
+import { stackTraceSaveTskReliable, switchedOutTask, type ReliableStackTrace } from '../unwind/index.ts';
 import { VirtualFs } from './sysfs.ts';
+
+/** Names of the interrupt/exception entry stubs (kernel-image traps/idt code). */
+const ENTRY_STUB = /^(asm_exc_|asm_sysvec_|asm_common_interrupt|common_interrupt|irq_entries|exc_entry|error_entry|asm_)/;
 
 /**
  * The kernel as host code sees it. Every structure stays in guest memory;
@@ -26,6 +30,10 @@ export class Kernel {
   /** Tasks the host asked to wake (fake signals, kthread kicks), woken when no rq lock is held. */
   private readonly wakeQueue: bigint[] = [];
   private callStack: bigint | undefined;
+  /** Kernel and module text ranges [lo, hi) (__kernel_text_address). */
+  readonly textRanges: { lo: bigint; hi: bigint; owner: string }[] = [];
+  /** Interrupt/exception entry stubs: a return address into them means a pt_regs on the stack. */
+  private entryRanges: { lo: bigint; hi: bigint }[] = [];
   /** Oopses reported by the guest (vector, rip, pid). */
   readonly oopses: { vector: number; rip: bigint; cpu: number; text: string }[] = [];
 
@@ -35,6 +43,31 @@ export class Kernel {
     this.perCpuStart = this.sym('__per_cpu_start');
     this.initTask = this.sym('init_task');
     machine.afterSlice.push(() => this.drainWakeQueue());
+    for (const sec of image.sections) if (sec.exec && sec.addr >= 0xffff_8000_0000_0000n) this.textRanges.push({ lo: sec.addr, hi: sec.addr + BigInt(sec.size), owner: 'vmlinux' });
+    this.entryRanges = image.symbols
+      .filter((s) => s.type === 'func' && ENTRY_STUB.test(s.name))
+      .map((s) => ({ lo: s.addr, hi: s.addr + BigInt(s.size) }));
+  }
+
+  /** __kernel_text_address(): vmlinux or module text. */
+  isKernelText(ip: bigint): boolean {
+    return this.textRanges.some((r) => ip >= r.lo && ip < r.hi);
+  }
+
+  /** A return address into interrupt/exception entry code. */
+  isIrqEntryReturn(ip: bigint): boolean {
+    return this.entryRanges.some((r) => ip > r.lo && ip <= r.hi);
+  }
+
+  /**
+   * stack_trace_save_tsk_reliable() of a task that is not running: walks its
+   * switched-out stack from `thread_sp`.
+   */
+  stackTraceReliable(t: TaskView): ReliableStackTrace {
+    return stackTraceSaveTskReliable(this.machine.mem, switchedOutTask({ stack: t.stack, sp: t.sp }), {
+      isKernelText: (ip) => this.isKernelText(ip),
+      isIrqEntryReturn: (ip) => this.isIrqEntryReturn(ip),
+    });
   }
 
   /**
