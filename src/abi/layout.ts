@@ -168,6 +168,7 @@ export const Hypercall = {
   CONSOLE_WRITE: 0x05, // (buf, len) bytes written to the console (tty)
   TASK_DEAD: 0x06, // (task) a task exited (its stack is no longer live)
   OOPS: 0x07, // (vector, pt_regs*) unhandled exception: the guest oopses
+  KLP_ENABLE_PATCH: 0x20, // (klp_patch*) → 0 or -errno: klp_enable_patch() from a module's init
 } as const;
 
 /** Linux x86-64 syscall numbers served by the toy kernel, plus the shell's own. */

@@ -1,0 +1,41 @@
+# livepatch.S - the guest half of kernel/livepatch/patch.c: klp_ftrace_handler
+#
+# Called by the ftrace trampoline (ftrace_regs_caller) as
+#   klp_ftrace_handler(ip = rdi, parent_ip = rsi, fops = rdx, regs = rcx)
+# for every call of a patched function. It picks the klp_func to run from the
+# klp_ops' func_stack (newest first) and, while that func is in transition,
+# by the current task's patch_state, then sets regs->ip to its new_func
+# (klp_arch_set_pc); ftrace_regs_caller then returns into the new function.
+# The host writes klp_ops/klp_func in guest memory (src/livepatch/patch.ts);
+# the ordering partner of the reads below is klp_init_transition() in
+# src/livepatch/transition.ts: task patch_state is set before func->transition.
+
+.section .text
+SYM_FUNC_START_NOTRACE klp_ftrace_handler
+	push rbp
+	mov rbp, rsp
+	lea r8, [rdx - KLP_OPS_fops]
+	lea r10, [r8 + KLP_OPS_func_stack]
+	mov r9, qword ptr [r10]
+	cmp r9, r10
+	je .Lklp_out
+	sub r9, KLP_FUNC_stack_node
+	cmp byte ptr [r9 + KLP_FUNC_transition], 0
+	je .Lklp_chosen
+	mov rax, qword ptr gs:[PERCPU_current_task]
+	cmp dword ptr [rax + TASK_patch_state], KlpState_UNPATCHED
+	jne .Lklp_chosen
+	# This task has not switched yet: use the previous layer, or the original.
+	mov r9, qword ptr [r9 + KLP_FUNC_stack_node]
+	cmp r9, r10
+	je .Lklp_out
+	sub r9, KLP_FUNC_stack_node
+.Lklp_chosen:
+	cmp byte ptr [r9 + KLP_FUNC_nop], 0
+	jne .Lklp_out
+	mov rax, qword ptr [r9 + KLP_FUNC_new_func]
+	mov qword ptr [rcx + PT_REGS_ip], rax
+.Lklp_out:
+	pop rbp
+	ret
+SYM_FUNC_END klp_ftrace_handler
