@@ -39,3 +39,52 @@ SYM_FUNC_START_NOTRACE klp_ftrace_handler
 	pop rbp
 	ret
 SYM_FUNC_END klp_ftrace_handler
+
+# klp_update_patch_state(task): switch a task to klp_target_state if a switch
+# is pending. The read of klp_target_state after clearing TIF_PATCH_PENDING
+# pairs with the host writing klp_target_state before it sets the flag
+# (klp_init_transition / klp_start_transition in src/livepatch/transition.ts).
+SYM_FUNC_START_NOTRACE klp_update_patch_state
+	push rbp
+	mov rbp, rsp
+	lock btr qword ptr [rdi + TASK_flags], TIF_PATCH_PENDING
+	jnc .Lklp_no_switch
+	mov eax, dword ptr [rip + klp_target_state]
+	mov dword ptr [rdi + TASK_patch_state], eax
+.Lklp_no_switch:
+	pop rbp
+	ret
+SYM_FUNC_END klp_update_patch_state
+
+# klp_copy_process(child): a new task inherits its parent's patch state and
+# pending switch (kernel/livepatch/transition.c).
+SYM_FUNC_START_NOTRACE klp_copy_process
+	push rbp
+	mov rbp, rsp
+	CURRENT rax
+	mov ecx, dword ptr [rax + TASK_patch_state]
+	mov dword ptr [rdi + TASK_patch_state], ecx
+	lock btr qword ptr [rdi + TASK_flags], TIF_PATCH_PENDING
+	bt qword ptr [rax + TASK_flags], TIF_PATCH_PENDING
+	jnc .Lklp_copy_done
+	lock bts qword ptr [rdi + TASK_flags], TIF_PATCH_PENDING
+.Lklp_copy_done:
+	pop rbp
+	ret
+SYM_FUNC_END klp_copy_process
+
+# klp_enable_patch(patch): the livepatch core runs on the host (src/livepatch);
+# a module's init reaches it through this hypercall and gets 0 or -errno.
+SYM_FUNC_START klp_enable_patch
+	push rbp
+	mov rbp, rsp
+	HYPERCALL Hypercall_KLP_ENABLE_PATCH
+	pop rbp
+	ret
+SYM_FUNC_END klp_enable_patch
+EXPORT_SYMBOL klp_enable_patch
+
+.section .data
+SYM_DATA_START klp_target_state
+	.long KlpState_UNDEFINED
+SYM_DATA_END klp_target_state

@@ -32,14 +32,19 @@ export function readGate(engine: Engine, mem: GuestMemory, vector: number): { ha
 
 const FRAME_REGS = ['rsp', 'rflags', 'cs', 'ss'] as const;
 
+/** The toy's user mode: code below the canonical hole (the user region). */
+export const isUserAddress = (rip: bigint): boolean => rip < 0x0000_8000_0000_0000n;
+
 /**
- * Deliver `vector` as the CPU does in 64-bit mode at CPL 0: align RSP to 16,
+ * Deliver `vector` as the CPU does in 64-bit mode: align RSP to 16,
  * push SS, RSP, RFLAGS, CS, RIP (and the error code where the vector has one),
  * clear IF for an interrupt gate (and TF), jump to the handler. `rip` is the
  * address the guest's iretq returns to: the faulting instruction for faults,
- * the next instruction for traps (int3) and interrupts.
+ * the next instruction for traps (int3) and interrupts. When the interrupted
+ * code is user code and `rsp0` is given, the frame goes on that stack instead
+ * (the privilege change that loads RSP from TSS.RSP0 on real hardware).
  */
-export function deliver(vcpu: Vcpu, mem: GuestMemory, vector: number, rip: bigint, errorCode = 0n): void {
+export function deliver(vcpu: Vcpu, mem: GuestMemory, vector: number, rip: bigint, errorCode = 0n, rsp0?: bigint): void {
   const e = vcpu.engine;
   let gate: { handler: bigint; type: number };
   try {
@@ -49,7 +54,7 @@ export function deliver(vcpu: Vcpu, mem: GuestMemory, vector: number, rip: bigin
     throw new EmuError('guest', `vCPU ${vcpu.id}: unhandled vector ${vector} at rip 0x${rip.toString(16)} (${(err as Error).message})`, { address: rip });
   }
   const [rsp, rflags, cs, ss] = e.regReadBatch(FRAME_REGS);
-  let sp = BigInt.asUintN(64, rsp! & ~0xfn);
+  let sp = BigInt.asUintN(64, (rsp0 !== undefined && isUserAddress(rip) ? rsp0 : rsp!) & ~0xfn);
   const push = (v: bigint): void => {
     sp = BigInt.asUintN(64, sp - 8n);
     if (!mem.isMapped(sp, 8)) throw new EmuError('guest', `stack overflow delivering vector ${vector}`, { address: sp, size: 8 });
@@ -81,10 +86,10 @@ export function pageFaultErrorCode(access: MemAccess): bigint {
 }
 
 /** Deliver a recorded invalid access as #PF with CR2 set. */
-export function deliverPageFault(vcpu: Vcpu, mem: GuestMemory, access: MemAccess, address: bigint): void {
+export function deliverPageFault(vcpu: Vcpu, mem: GuestMemory, access: MemAccess, address: bigint, rsp0?: bigint): void {
   vcpu.engine.regWrite('cr2', address);
   const rip = access.startsWith('fetch') ? address : faultingInsn(mem, vcpu.engine, vcpu.engine.regRead('rip'), address);
-  deliver(vcpu, mem, Vector.PF, rip, pageFaultErrorCode(access));
+  deliver(vcpu, mem, Vector.PF, rip, pageFaultErrorCode(access), rsp0);
 }
 
 /** Contributory exceptions: QEMU remembers them and escalates the next one to #DF. */

@@ -109,6 +109,11 @@ export class Machine {
   readonly beforeSlice: ((v: Vcpu) => void)[] = [];
   /** Called after every slice. */
   readonly afterSlice: ((v: Vcpu) => void)[] = [];
+  /**
+   * The kernel stack an interrupt or exception from user code switches to
+   * (TSS.RSP0 on real hardware); undefined keeps the current stack.
+   */
+  rsp0: ((v: Vcpu) => bigint | undefined) | undefined;
   /** Called for every exception/interrupt delivered: (vcpu, vector, rip). */
   readonly onDeliver: ((v: Vcpu, vector: number, rip: bigint) => void)[] = [];
   private readonly participants = new Map<string, SnapshotParticipant>();
@@ -252,7 +257,7 @@ export class Machine {
 
   /** Deliver through the IDT and tell listeners. */
   deliverVector(v: Vcpu, vector: number, rip: bigint, errorCode = 0n): void {
-    deliver(v, this.mem, vector, rip, errorCode);
+    deliver(v, this.mem, vector, rip, errorCode, this.rsp0?.(v));
     for (const f of this.onDeliver) f(v, vector, rip);
   }
 
@@ -472,7 +477,7 @@ export class Machine {
     if (v.needsExceptionReset && this.excOffset !== null) resetOldException(e, this.excOffset);
     v.needsExceptionReset = false;
     if (v.fault) {
-      deliverPageFault(v, this.mem, v.fault.access, v.fault.address);
+      deliverPageFault(v, this.mem, v.fault.access, v.fault.address, this.rsp0?.(v));
       for (const f of this.onDeliver) f(v, Vector.PF, e.regRead('rip'));
       return;
     }

@@ -94,6 +94,9 @@ export const TASK = {
   pending_signals: 0x090, // u64 signal bitmask (bit n-1 for signal n)
   user_sp: 0x098, // u64 initial user stack pointer (user tasks)
   switch_count: 0x0a0, // u64 context switches, for tests
+  on_rq: 0x0a8, // u32 1 while queued on its CPU's run queue
+  wq_entry: 0x0b0, // list_head on a wait_queue_head (prepare_to_wait)
+  fs_pwd: 0x0c0, // u64 reserved
   SIZE: 0x100,
 } as const;
 export const TASK_COMM_LEN = 16;
@@ -121,6 +124,7 @@ export const PERCPU = {
   clock_ns: 0x58, // u64 guest time in ns, written by the host at each slice start
   ticks: 0x60, // u64 timer interrupts taken on this CPU
   online: 0x68, // u64 1 once the CPU runs its idle loop
+  this_cpu_off: 0x70, // u64 the area's own address (this_cpu_ptr without a GS read per field)
   SIZE: 0x1000,
 } as const;
 
@@ -301,3 +305,28 @@ export const KLP_OPS = {
   fops: 0x20, // struct ftrace_ops (FTRACE_OPS layout), embedded
   SIZE: 0x20 + 0x50,
 } as const;
+
+/**
+ * text_poke_bp's descriptor of one site being patched (arch/x86/kernel/alternative.c
+ * struct text_poke_loc), written by the host into the vmalloc area and read by the
+ * guest's poke_int3_handler while int3 sits on the site's first byte. `opcode` is
+ * the first byte of the instruction being installed: CALL (0xe8), JMP32 (0xe9),
+ * JMP8 (0xeb), or NOP (0x90) for any nop; the target is addr + len + disp.
+ */
+export const TEXT_POKE_LOC = {
+  addr: 0x00, // u64 site address
+  disp: 0x08, // i32 rel32/rel8 of a call/jmp
+  len: 0x0c, // u8 instruction length
+  opcode: 0x0d, // u8
+  SIZE: 0x10,
+} as const;
+
+/** bp_desc (guest symbol): the batch being patched, sorted by addr; vec 0 when idle. */
+export const BP_PATCHING = {
+  vec: 0x00, // u64 TEXT_POKE_LOC[]
+  nr_entries: 0x08, // u64
+  SIZE: 0x10,
+} as const;
+
+/** Opcodes of TEXT_POKE_LOC.opcode (arch/x86/include/asm/text-patching.h). */
+export const Opcode = { INT3: 0xcc, CALL: 0xe8, JMP32: 0xe9, JMP8: 0xeb, NOP: 0x90 } as const;

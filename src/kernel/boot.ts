@@ -147,6 +147,11 @@ export function bootKernel(opts: BootOptions = {}): Kernel {
   fillBootParams(k, opts, heapSize);
   registerMachineHypercalls(k);
   publishClock(k);
+  // TSS.RSP0: an interrupt from user code lands on the current task's stack top.
+  m.rsp0 = (v) => {
+    const top = m.mem.readU64(k.perCpu(v.id) + BigInt(PERCPU.top_of_stack));
+    return top === 0n ? undefined : top;
+  };
   startCpus(k);
   if (opts.noRun) return k;
   const ok = m.runUntil(() => k.bootDone, { maxNs: opts.bootTimeoutNs ?? 5_000_000_000n });

@@ -9,6 +9,8 @@ export interface KSym {
   global: boolean;
   /** Owning object: 'vmlinux' or a module name. */
   obj: string;
+  /** SYM_CODE (entry stubs, trampolines): in text, but not a C-ABI function. */
+  code?: boolean;
 }
 
 /**
