@@ -12,6 +12,7 @@ import { deliver, deliverPageFault, interruptsEnabled, isContributory } from './
 import { errorCodeOffset, oldExceptionOffset, readErrorCode, resetOldException } from './escalation.ts';
 import { Clock, Vector, VECTORS_WITH_ERROR_CODE } from '../../src/abi/layout.ts';
 import { countInsns } from './insnCount.ts';
+import { syscallRipBias } from './syscallBias.ts';
 
 export type RunMode = 'deterministic' | 'free';
 
@@ -128,6 +129,7 @@ export class Machine {
   private readonly blockInsns = new Map<bigint, number>();
   private readonly excOffset: number | null;
   private readonly errOffset: number | null;
+  private readonly syscallBias: bigint;
   private readonly hooks: HookHandle[] = [];
   private readonly factory: () => Engine;
   private aux: Vcpu | undefined;
@@ -149,6 +151,7 @@ export class Machine {
     this.factory = factory;
     this.excOffset = oldExceptionOffset(factory);
     this.errOffset = errorCodeOffset(factory);
+    this.syscallBias = syscallRipBias(factory);
     this.mem.addRegion('stop-stub', STOP_STUB, 0x1000, Prot.READ | Prot.EXEC, []).buf[0] = 0xf4;
     for (let i = 0; i < cpus; i++) {
       const v = new Vcpu(i, factory(), TICK_NS);
@@ -185,6 +188,8 @@ export class Machine {
       e.addSyscallHook(() => {
         this.onSyscall(v);
         this.event(v, true);
+        // Unicorn adds its own increment to whatever RIP the hook leaves (syscallBias.ts).
+        if (this.syscallBias !== 0n) e.regWrite('rip', e.regRead('rip') - this.syscallBias);
       }),
     );
     if (this.countInstructions) this.hooks.push(e.addBlockHook((addr, size) => this.countBlock(v, addr, size)));

@@ -26,7 +26,13 @@ export function disassemble(bytes: Uint8Array, address: bigint, count = 0): Insn
   // each instruction's own address as a signed 32-bit number: restore it.
   const high = address & ~LOW32;
   const out: Insn[] = [];
-  const insns = cs.disasm(bytes, { address, count });
+  let insns: ReturnType<typeof cs.disasm>;
+  try {
+    insns = bytes.length ? cs.disasm(bytes, { address, count }) : [];
+  } catch {
+    // capstone-wasm throws when not even the first instruction decodes
+    insns = [];
+  }
   for (const i of insns) {
     out.push({
       address: high | (BigInt(i.address) & LOW32),

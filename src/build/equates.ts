@@ -41,3 +41,57 @@ export function equateLines(extra: ReadonlyMap<string, bigint> = new Map()): str
   for (const [k, v] of extra) lines.push(`${k} = ${hex(v)}`);
   return lines;
 }
+
+const EXPR_OK = /^[0-9a-fxn\s+\-*|&()<>~]*$/i;
+
+/** Evaluate an equate's right-hand side over known equates; undefined if it names anything else. */
+export function evalExpr(expr: string, known: ReadonlyMap<string, bigint>): bigint | undefined {
+  let bad = false;
+  const js = expr
+    .replace(/'(.)'/g, (_, c: string) => `${c.charCodeAt(0)}`)
+    .replace(/(?<![\w.$])[A-Za-z_.$][\w.$]*/g, (id) => {
+      const v = known.get(id);
+      if (v === undefined) bad = true;
+      return v === undefined ? '0' : `(${v})`;
+    })
+    .replace(/\b(0x[0-9a-f]+|\d+)\b/gi, (n) => `${BigInt(n)}n`);
+  if (bad || !EXPR_OK.test(js.replace(/\d+n/g, ''))) return undefined;
+  try {
+    return (Function(`"use strict"; return (${js});`) as () => bigint)();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Numeric values of `NAME = expr` definitions, in order, over `known`. */
+export function collectEquates(defs: readonly string[], known: Map<string, bigint>): Map<string, bigint> {
+  const out = new Map(known);
+  for (const d of defs) {
+    const m = /^([A-Za-z_][\w.$]*)\s*=\s*(.+)$/.exec(d);
+    if (!m) continue;
+    const v = evalExpr(m[2]!, out);
+    if (v !== undefined) out.set(m[1]!, v);
+  }
+  return out;
+}
+
+/**
+ * Keystone encodes `[reg - SYMBOL]` as `[reg + SYMBOL]` (and `[reg - SYM + 4]`
+ * as `+SYM+4`), silently. Inside every memory operand, replace numeric
+ * equates by their values so keystone only ever sees numbers there.
+ */
+export function foldBrackets(line: string, equates: ReadonlyMap<string, bigint>): string {
+  if (!line.includes('[')) return line;
+  return line.replace(/\[([^\]]*)\]/g, (whole, inner: string) => {
+    let changed = false;
+    const folded = inner.replace(/(?<![\w.$])[A-Za-z_][\w.$]*/g, (id) => {
+      const v = equates.get(id);
+      if (v === undefined) return id;
+      changed = true;
+      return v < 0n ? `(${v})` : `${v}`;
+    });
+    if (!changed) return whole;
+    const tidy = folded.replace(/\+\s*\((-\d+)\)/g, (_, n: string) => `- ${n.slice(1)}`).replace(/-\s*\((-\d+)\)/g, (_, n: string) => `+ ${n.slice(1)}`);
+    return `[${tidy}]`;
+  });
+}

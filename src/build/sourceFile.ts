@@ -45,13 +45,14 @@ function fail(file: string, line: number, msg: string): never {
   throw new EmuError('asm', `${file}:${line}: ${msg}`, { op: 'build_kernel' });
 }
 
-/** Drop a `#` comment that is not inside a string literal. */
+/** Drop a `#` comment that is not inside a string or character literal. */
 export function stripComment(s: string): string {
   let inStr = false;
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
     if (c === '\\' && inStr) i++;
     else if (c === '"') inStr = !inStr;
+    else if (c === "'" && !inStr && s[i + 2] === "'") i += 2;
     else if (c === '#' && !inStr) return s.slice(0, i);
   }
   return s;
@@ -105,7 +106,7 @@ export function parseSource(file: string, text: string, fileIndex: number): Sour
     const n = i + 1;
     const l = renameIdents(stripComment(raw), rename).trim();
     if (!l) return;
-    const sec = /^\.section\s+(\S+)/.exec(l);
+    const sec = /^\.section\s+(\S+)/.exec(l) ?? /^(\.text|\.data|\.bss|\.rodata)$/.exec(l);
     if (sec) {
       if (!ALL_SECTIONS.includes(sec[1]!)) fail(file, n, `unknown section ${sec[1]}`);
       if (open) fail(file, n, `.section inside ${open.name}`);

@@ -10,7 +10,7 @@ import {
 } from '../elf/index.ts';
 import type { OutSection, OutSymbol } from '../elf/index.ts';
 import { assembleChunk, definedLabels, splitDefinitions, usedNames } from './assemble.ts';
-import { equateLines, layoutEquates } from './equates.ts';
+import { collectEquates, equateLines, foldBrackets, layoutEquates } from './equates.ts';
 import { parseSource, type AsmLine, type SectionName, type SourceFile, type SymDecl } from './sourceFile.ts';
 
 export interface BuildResult {
@@ -92,6 +92,29 @@ function makeChunks(srcs: SourceFile[], outs: OutSec[], syms: SymDecl[], equates
   return { chunks, globalDefs };
 }
 
+/** Every label of the unit; a plain label defined by two files is an error (chunks would not see the clash). */
+function uniqueLabels(chunks: Chunk[]): Set<string> {
+  const where = new Map<string, Chunk>();
+  for (const c of chunks) {
+    for (const l of c.labels) {
+      const prev = where.get(l);
+      if (prev) throw new EmuError('asm', `${c.file}: label ${l} already defined in ${prev.file}`, { op: 'build_kernel' });
+      where.set(l, c);
+    }
+  }
+  return new Set(where.keys());
+}
+
+/** Replace equates inside memory operands by numbers (keystone's `[reg - SYM]` bug, equates.ts). */
+function foldChunks(chunks: Chunk[], globalDefs: string[], known: Map<string, bigint>): void {
+  const global = collectEquates(globalDefs, known);
+  for (const c of chunks) {
+    const eq = collectEquates(c.defs, global);
+    c.body = c.body.map((l) => ({ ...l, text: foldBrackets(l.text, eq) }));
+    c.defs = c.defs.map((d) => (/^[A-Za-z_][\w.$]*\s*=/.test(d) ? d : foldBrackets(d, eq)));
+  }
+}
+
 /** Externals a chunk refers to: other chunks' labels, at `addrOf`. */
 function externsOf(c: Chunk, labelSet: ReadonlySet<string>, addrOf: (l: string) => bigint): Map<string, bigint> {
   const own = new Set(c.labels);
@@ -110,7 +133,8 @@ function link(srcs: SourceFile[], outs: OutSec[], base: bigint, syms: SymDecl[],
   const equates = new Map([...layoutEquates(), ...absolute]);
   const { chunks, globalDefs } = makeChunks(srcs, outs, syms, equates);
   const prelude = (c: Chunk): string[] => [...equateLines(absolute), ...globalDefs, ...c.defs];
-  const labelSet = new Set(chunks.flatMap((c) => c.labels));
+  foldChunks(chunks, globalDefs, new Map([...layoutEquates(), ...absolute]));
+  const labelSet = uniqueLabels(chunks);
   const offsets = new Map<string, { c: Chunk; off: number }>();
   const far = base + 0x4000_0000n;
   for (const c of chunks) {

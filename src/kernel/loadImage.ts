@@ -46,6 +46,7 @@ function section(f: ElfFile, name: string): ElfSection | undefined {
 function mcountLoc(f: ElfFile): bigint[] {
   const s = section(f, '__mcount_loc');
   if (!s) return [];
+  if (s.type === SHT_NOBITS) throw new EmuError('elf', '__mcount_loc is SHT_NOBITS (no addresses)', { op: 'load_vmlinux' });
   if (s.size % 8) throw new EmuError('elf', `__mcount_loc: size ${s.size} is not a multiple of 8`, { op: 'load_vmlinux' });
   const out: bigint[] = [];
   for (let o = 0; o < s.size; o += 8) out.push(s.data.readBigUInt64LE(o));
