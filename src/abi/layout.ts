@@ -330,3 +330,15 @@ export const BP_PATCHING = {
 
 /** Opcodes of TEXT_POKE_LOC.opcode (arch/x86/include/asm/text-patching.h). */
 export const Opcode = { INT3: 0xcc, CALL: 0xe8, JMP32: 0xe9, JMP8: 0xeb, NOP: 0x90 } as const;
+
+/** One function tracer record in the guest ring buffer `trace_ring` (head: `trace_ring_head`). */
+export const TRACE_ENTRY = {
+  ip: 0x00, // u64 traced function
+  parent_ip: 0x08, // u64 its caller's return address
+  ts: 0x10, // u64 guest ns
+  cpu: 0x18, // u32
+  pid: 0x1c, // i32
+  comm: 0x20, // char[16]
+  SIZE: 0x30,
+} as const;
+export const TRACE_RING_ENTRIES = 4096;

@@ -35,9 +35,14 @@ export class Kallsyms {
 
   /** Forget every symbol of a module (on unload). */
   removeObject(obj: string): void {
-    this.byAddr = this.byAddr.filter((s) => s.obj !== obj);
+    this.removeWhere((s) => s.obj === obj);
+  }
+
+  /** Forget every symbol matching `pred`. */
+  removeWhere(pred: (s: KSym) => boolean): void {
+    this.byAddr = this.byAddr.filter((s) => !pred(s));
     for (const [n, list] of this.byName) {
-      const keep = list.filter((s) => s.obj !== obj);
+      const keep = list.filter((s) => !pred(s));
       if (keep.length) this.byName.set(n, keep);
       else this.byName.delete(n);
     }

@@ -25,6 +25,8 @@ export class Kernel {
   bootDone = false;
   /** Host allocations the guest reads (vmalloc area). */
   readonly vmalloc = new RangeAllocator('vmalloc', MemoryMap.VMALLOC_START, MemoryMap.VMALLOC_SIZE);
+  /** module_alloc(): module sections and ftrace trampolines (the first page is callGuest's return stub). */
+  readonly moduleArea = new RangeAllocator('module', MemoryMap.MODULES_VADDR + 0x1000n, MemoryMap.MODULES_SIZE - 0x1000n);
   /** sysfs, tracefs and host-served procfs files. */
   readonly vfs = new VirtualFs();
   /** Tasks the host asked to wake (fake signals, kthread kicks), woken when no rq lock is held. */
