@@ -71,6 +71,9 @@ SYM_FUNC_START_NOTRACE irqentry_exit
 	cmp qword ptr gs:[PERCPU_preempt_count], 0
 	jne .Lexit
 	CURRENT rax
+	# The idle task runs with preemption disabled: it reschedules from its loop.
+	test dword ptr [rax + TASK_pf_flags], PF_IDLE
+	jnz .Lexit
 	bt qword ptr [rax + TASK_flags], TIF_NEED_RESCHED
 	jnc .Lexit
 	call preempt_schedule_irq

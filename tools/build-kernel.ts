@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { linkKernel, readSources } from '../src/build/vmlinux.ts';
 import { selfCheck } from '../src/build/selfCheck.ts';
 import { parseImage } from '../src/kernel/loadImage.ts';
+import { buildModuleFile, moduleSources } from '../src/module/sources.ts';
 
 const srcDir = fileURLToPath(new URL('../kernel-image/', import.meta.url));
 const outDir = join(srcDir, 'build');
@@ -25,6 +26,13 @@ function main(): number {
   const funcs = img.symbols.filter((s) => s.type === 'func').length;
   process.stdout.write(`  LD      vmlinux (${files.length} files, ${funcs} functions, ${img.mcountLoc.length} in __mcount_loc, ${res.elf.length} bytes)\n`);
   process.stdout.write('  NM      System.map\n');
+  mkdirSync(join(outDir, 'modules'), { recursive: true });
+  for (const src of moduleSources()) {
+    const { ko } = buildModuleFile(src, img);
+    const out = join(outDir, 'modules', src.replace(/^.*\//, '').replace(/\.S$/, '.ko'));
+    writeFileSync(out, ko);
+    process.stdout.write(`  LD [M]  ${out.slice(srcDir.length)}\n`);
+  }
   return 0;
 }
 

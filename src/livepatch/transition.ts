@@ -5,7 +5,7 @@ import type { KlpPatch, KlpFunc } from './types.ts';
 import { KlpState } from './types.ts';
 import { funcStack, klpFindOps } from './patch.ts';
 import { klpUnpatchReplacedPatches, klpDiscardNops } from './replace.ts';
-import { TASK, TIF, Clock } from '../abi/layout.ts';
+import { TASK, TIF, Clock, PF, Vector } from '../abi/layout.ts';
 import { isKthread, type TaskView } from '../kernel/tasks.ts';
 import { Errno } from '../kernel/errno.ts';
 
@@ -146,7 +146,13 @@ export class Transition {
     this.blocked = [];
     this.attempts++;
     let complete = true;
-    for (const t of this.allTasks()) if (!this.klpTrySwitchTask(t)) complete = false;
+    for (const t of this.lp.kernel.tasks()) if (!this.klpTrySwitchTask(t)) complete = false;
+    // Ditto for the idle "swapper" tasks: kick a CPU whose idle task did not switch.
+    for (const t of this.lp.kernel.idleTasks()) {
+      if (this.klpTrySwitchTask(t)) continue;
+      complete = false;
+      this.wakeUpIfIdle(t.cpu);
+    }
     if (!complete) {
       if (this.signalsCnt && !(this.signalsCnt % SIGNALS_TIMEOUT)) this.klpSendSignals();
       this.signalsCnt++;
@@ -161,6 +167,15 @@ export class Transition {
 
   private freeReplaced(patch: KlpPatch): void {
     for (const old of [...this.lp.patches]) if (old !== patch && !old.enabled) this.lp.klpFreePatch(old);
+  }
+
+  /** wake_up_if_idle(cpu): a CPU running its idle task goes once through the idle loop. */
+  private wakeUpIfIdle(cpu: number): void {
+    const k = this.lp.kernel;
+    const cur = k.currentOn(cpu);
+    if (!cur || !(cur.pfFlags & PF.IDLE)) return;
+    this.setTif(cur, TIF.NEED_RESCHED, true);
+    k.machine.raiseInterrupt(cpu, Vector.RESCHEDULE);
   }
 
   /** schedule_delayed_work(&klp_transition_work, round_jiffies_relative(HZ)). */

@@ -1,0 +1,357 @@
+// loader.ts - kernel/module/main.c: load_module, free_module, the module list, /sys/module
+//
+// Everything a load computes (layout, symbols, relocations, .klp.rela for
+// vmlinux) is staged in a host buffer first; guest memory, kallsyms, the text
+// ranges and sysfs change only once nothing can fail any more, so a rejected
+// module leaves the machine byte for byte as it was. Only the module's init
+// (guest code) runs after the module went live; a failing init is undone by
+// freeing the module the same way rmmod does.
+
+import { readFileSync } from 'node:fs';
+import type { Kernel } from '../kernel/kernel.ts';
+import type { KSym } from '../kernel/kallsyms.ts';
+import { Errno } from '../kernel/errno.ts';
+import { LogLevel } from '../kernel/printk.ts';
+import { EmuError } from '../../emu/errors.ts';
+import {
+  readElf, readRelas, ET_REL, SHF_ALLOC, SHF_EXECINSTR, SHF_RELA_LIVEPATCH, SHT_NOBITS, SHT_RELA, SHN_LIVEPATCH, SHN_UNDEF,
+  STB_LOCAL, STT_FUNC, STT_OBJECT, SHN_ABS,
+} from '../elf/index.ts';
+import type { ElfFile, ElfSection } from '../elf/index.ts';
+import { relocate } from './relocate.ts';
+
+/** A loaded module. */
+export interface Module {
+  name: string;
+  base: bigint;
+  size: number;
+  elf: ElfFile;
+  /** Guest address of every allocated section (by section index). */
+  secAddr: Map<number, bigint>;
+  livepatch: boolean;
+  refcnt: number;
+  state: 'COMING' | 'LIVE' | 'GOING';
+  init: bigint;
+  exit: bigint;
+  params: Map<string, { type: string; addr: bigint }>;
+  symbols: KSym[];
+}
+
+/** What livepatch hooks into module load/unload (klp_module_coming/going). */
+export interface ModuleNotifier {
+  coming(mod: Module): number;
+  going(mod: Module): void;
+}
+
+const fail = (k: Kernel, msg: string, err: number): number => {
+  if (msg) k.printk(LogLevel.ERR, msg);
+  return err;
+};
+
+/** modinfo key=value strings. */
+function modinfo(f: ElfFile): Map<string, string[]> {
+  const s = f.sections.find((x) => x.name === '.modinfo');
+  const out = new Map<string, string[]>();
+  for (const kv of s ? s.data.toString('latin1').split('\0').filter(Boolean) : []) {
+    const i = kv.indexOf('=');
+    const k = i < 0 ? kv : kv.slice(0, i);
+    (out.get(k) ?? out.set(k, []).get(k)!).push(i < 0 ? '' : kv.slice(i + 1));
+  }
+  return out;
+}
+
+export class ModuleLoader {
+  readonly modules = new Map<string, Module>();
+  notifier: ModuleNotifier | undefined;
+  /** Taint flags printed once per boot, as the kernel does. */
+  private tainted = new Set<string>();
+
+  constructor(readonly k: Kernel) {
+    k.vfs.createDir('/sys/module');
+  }
+
+  /** insmod FILE [name=value ...]: 0 or -errno (the kernel's messages are in dmesg). */
+  insmod(path: string, params: string[]): number {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      return -Errno.ENOENT;
+    }
+    return this.loadModule(bytes, params);
+  }
+
+  /** load_module(): parse, check, lay out, link, go live, run init. */
+  loadModule(bytes: Uint8Array, params: string[] = []): number {
+    let f: ElfFile;
+    try {
+      f = readElf(bytes);
+    } catch (e) {
+      return fail(this.k, `module: ${(e as EmuError).message}`, -Errno.ENOEXEC);
+    }
+    if (f.type !== ET_REL) return fail(this.k, `Invalid ELF header type: ${f.type} != ${ET_REL}`, -Errno.ENOEXEC);
+    const info = modinfo(f);
+    const name = info.get('name')?.[0];
+    if (!name) return fail(this.k, 'module has no name (.modinfo name=)', -Errno.ENOEXEC);
+    if (this.modules.has(name)) return -Errno.EEXIST;
+    const staged = this.stage(f, name, info);
+    if (typeof staged === 'number') return staged;
+    this.taint(name, info);
+    const mod = this.commit(staged);
+    const params_ = this.setParams(mod, params);
+    if (params_ < 0) {
+      this.free(mod);
+      return params_;
+    }
+    const coming = this.notifier?.coming(mod) ?? 0;
+    if (coming < 0) {
+      this.free(mod);
+      return coming;
+    }
+    return this.doInit(mod);
+  }
+
+  private taint(name: string, info: Map<string, string[]>): void {
+    if (!info.get('intree') && !this.tainted.has('O')) {
+      this.tainted.add('O');
+      this.k.printk(LogLevel.WARNING, `${name}: loading out-of-tree module taints kernel.`);
+    }
+    if (info.get('livepatch')?.[0] === 'Y' && !this.tainted.has('K')) {
+      this.tainted.add('K');
+      this.k.printk(LogLevel.WARNING, `${name}: tainting kernel with TAINT_LIVEPATCH`);
+    }
+  }
+
+  /** Everything that can fail, on host copies only. */
+  private stage(f: ElfFile, name: string, info: Map<string, string[]>): Staged | number {
+    const layout = layoutSections(f);
+    let base: bigint;
+    try {
+      base = this.k.moduleArea.alloc(layout.size, 4096n);
+    } catch {
+      return fail(this.k, `${name}: module_alloc failed`, -Errno.ENOMEM);
+    }
+    const image = new Uint8Array(layout.size);
+    const secAddr = new Map<number, bigint>();
+    for (const [idx, off] of layout.offsets) {
+      secAddr.set(idx, base + BigInt(off));
+      const s = f.sections[idx]!;
+      if (s.type !== SHT_NOBITS) image.set(s.data, off);
+    }
+    const ret = this.link(f, name, info, base, image, secAddr);
+    if (ret < 0) {
+      this.k.moduleArea.release(base);
+      return ret;
+    }
+    return { f, name, info, base, image, secAddr };
+  }
+
+  /** simplify_symbols + apply_relocations (+ .klp.rela.vmlinux.* for a livepatch module). */
+  private link(f: ElfFile, name: string, info: Map<string, string[]>, base: bigint, image: Uint8Array, secAddr: Map<number, bigint>): number {
+    const values: bigint[] = [];
+    for (const s of f.symbols) {
+      if (s.index === 0) {
+        values.push(0n);
+        continue;
+      }
+      if (s.shndx === SHN_UNDEF) {
+        const ks = this.k.image.exported.has(s.name) ? this.k.kallsyms.lookup(s.name) : undefined;
+        if (!ks) return fail(this.k, `${name}: Unknown symbol ${s.name} (err -2)`, -Errno.ENOENT);
+        values.push(ks.addr);
+      } else if (s.shndx === SHN_LIVEPATCH) {
+        if (info.get('livepatch')?.[0] !== 'Y') return fail(this.k, `${name}: module is not marked as a livepatch module`, -Errno.ENOEXEC);
+        values.push(0n);
+      } else if (s.shndx === SHN_ABS) values.push(s.value);
+      else values.push((secAddr.get(s.shndx) ?? 0n) + s.value);
+    }
+    for (const sec of f.sections) {
+      if (sec.type !== SHT_RELA || !secAddr.has(sec.info)) continue;
+      const isKlp = (sec.flags & SHF_RELA_LIVEPATCH) !== 0;
+      if (isKlp && !sec.name.startsWith('.klp.rela.vmlinux.')) continue;
+      const ret = relocate(this.k, f, sec, name, image, secAddr, base, values, isKlp);
+      if (ret < 0) return ret;
+    }
+    return 0;
+  }
+
+  /** The module goes into guest memory, kallsyms, text ranges and sysfs. */
+  private commit(st: Staged): Module {
+    const { f, name, base, image, secAddr } = st;
+    this.k.machine.mem.write(base, image);
+    const symbols = moduleSymbols(f, name, secAddr);
+    for (const s of symbols) this.k.kallsyms.add(s);
+    for (const [idx, addr] of secAddr) {
+      const s = f.sections[idx]!;
+      if (s.flags & SHF_EXECINSTR) this.k.textRanges.push({ lo: addr, hi: addr + BigInt(s.size), owner: name });
+    }
+    const sym = (n: string): bigint => symbols.find((s) => s.name === n)?.addr ?? 0n;
+    const mod: Module = {
+      name, base, size: image.length, elf: f, secAddr, livepatch: st.info.get('livepatch')?.[0] === 'Y', refcnt: 0,
+      state: 'COMING', init: sym('init_module'), exit: sym('cleanup_module'), params: new Map(), symbols,
+    };
+    for (const t of st.info.get('parmtype') ?? []) {
+      const [p, type] = t.split(':');
+      mod.params.set(p!, { type: type!, addr: sym(p!) });
+    }
+    this.modules.set(name, mod);
+    this.sysfs(mod);
+    return mod;
+  }
+
+  private sysfs(mod: Module): void {
+    const dir = `/sys/module/${mod.name}`;
+    const vfs = this.k.vfs;
+    vfs.createDir(dir);
+    vfs.createFile(`${dir}/refcnt`, { mode: 0o444, show: () => `${mod.refcnt}\n` });
+    vfs.createFile(`${dir}/initstate`, { mode: 0o444, show: () => `${mod.state.toLowerCase()}\n` });
+    vfs.createDir(`${dir}/holders`);
+    for (const [p, { addr }] of mod.params) {
+      vfs.createFile(`${dir}/parameters/${p}`, {
+        mode: 0o644,
+        show: () => `${this.k.machine.mem.readI32(addr)}\n`,
+        store: (v) => {
+          if (!/^-?\d+\s*$/.test(v)) return -Errno.EINVAL;
+          this.k.machine.mem.writeU32(addr, Number(v.trim()) >>> 0);
+          return v.length;
+        },
+      });
+    }
+  }
+
+  /** parse_args(): `name=value` for int parameters. */
+  private setParams(mod: Module, params: string[]): number {
+    for (const p of params) {
+      const [key, value = ''] = p.split('=');
+      const par = mod.params.get(key!);
+      if (!par) {
+        this.k.printk(LogLevel.WARNING, `${mod.name}: unknown parameter '${key}' ignored`);
+        continue;
+      }
+      if (!/^-?\d+$/.test(value)) {
+        this.k.printk(LogLevel.ERR, `${mod.name}: '${value}' invalid for parameter '${key}'`);
+        return -Errno.EINVAL;
+      }
+      this.k.machine.mem.writeU32(par.addr, Number(value) >>> 0);
+    }
+    return 0;
+  }
+
+  /** do_init_module(): run init as guest code; failure frees the module. */
+  private doInit(mod: Module): number {
+    let ret = 0;
+    if (mod.init) ret = Number(BigInt.asIntN(32, this.k.callGuest(mod.init, [])));
+    if (ret < 0) {
+      mod.state = 'GOING';
+      this.notifier?.going(mod);
+      this.free(mod);
+      return ret;
+    }
+    if (ret > 0) this.k.printk(LogLevel.WARNING, `${mod.name}: '${mod.name}'->init suspiciously returned ${ret}, it should follow 0/-E convention`);
+    mod.state = 'LIVE';
+    return 0;
+  }
+
+  /** delete_module(2). */
+  rmmod(name: string): number {
+    const mod = this.modules.get(name);
+    if (!mod) return -Errno.ENOENT;
+    if (mod.refcnt > 0) return -Errno.EBUSY;
+    mod.state = 'GOING';
+    if (mod.exit) this.k.callGuest(mod.exit, []);
+    this.notifier?.going(mod);
+    this.free(mod);
+    return 0;
+  }
+
+  /** free_module(): memory back to zeros, symbols, text ranges and sysfs gone. */
+  private free(mod: Module): void {
+    this.k.machine.mem.write(mod.base, new Uint8Array(mod.size));
+    this.k.machine.syncCore(mod.base, mod.base + BigInt(mod.size));
+    this.k.kallsyms.removeObject(mod.name);
+    for (let i = this.k.textRanges.length - 1; i >= 0; i--) if (this.k.textRanges[i]!.owner === mod.name) this.k.textRanges.splice(i, 1);
+    this.k.vfs.removeTree(`/sys/module/${mod.name}`);
+    this.k.moduleArea.release(mod.base);
+    this.modules.delete(mod.name);
+  }
+
+  list(): { name: string; size: number; refcnt: number; holders: string[] }[] {
+    return [...this.modules.values()].reverse().map((m) => ({ name: m.name, size: m.size, refcnt: m.refcnt, holders: [] }));
+  }
+
+  // ---- livepatch's view (ModuleApi) ------------------------------------
+
+  moduleOf(addr: bigint): { name: string; livepatch: boolean } | undefined {
+    for (const m of this.modules.values()) if (addr >= m.base && addr < m.base + BigInt(m.size)) return { name: m.name, livepatch: m.livepatch };
+    return undefined;
+  }
+
+  isLoaded(name: string): boolean {
+    const m = this.modules.get(name);
+    return !!m && m.state !== 'GOING';
+  }
+
+  tryModuleGet(name: string): boolean {
+    const m = this.modules.get(name);
+    if (!m || m.state === 'GOING') return false;
+    m.refcnt++;
+    return true;
+  }
+
+  modulePut(name: string): void {
+    const m = this.modules.get(name);
+    if (m && m.refcnt > 0) m.refcnt--;
+  }
+
+  /** .klp.rela.<objName>.* of livepatch module `lpMod`, now that `objName` is loaded. */
+  applyKlpRelocs(lpMod: string, objName: string): number {
+    const mod = this.modules.get(lpMod);
+    if (!mod) return -Errno.EINVAL;
+    const image = this.k.machine.mem.read(mod.base, mod.size);
+    const staged = Uint8Array.from(image);
+    const values = mod.elf.symbols.map((s) => (s.shndx === SHN_UNDEF || s.shndx === SHN_LIVEPATCH || s.index === 0 ? 0n : s.shndx === SHN_ABS ? s.value : (mod.secAddr.get(s.shndx) ?? 0n) + s.value));
+    for (const sec of mod.elf.sections) {
+      if (sec.type !== SHT_RELA || !(sec.flags & SHF_RELA_LIVEPATCH) || !sec.name.startsWith(`.klp.rela.${objName}.`)) continue;
+      const ret = relocate(this.k, mod.elf, sec, lpMod, staged, mod.secAddr, mod.base, values, true);
+      if (ret < 0) return ret;
+    }
+    this.k.machine.mem.write(mod.base, staged);
+    return 0;
+  }
+}
+
+interface Staged {
+  f: ElfFile;
+  name: string;
+  info: Map<string, string[]>;
+  base: bigint;
+  image: Uint8Array;
+  secAddr: Map<number, bigint>;
+}
+
+/** layout_sections(): every SHF_ALLOC section except relocation sections, text first. */
+function layoutSections(f: ElfFile): { size: number; offsets: Map<number, number> } {
+  const alloc = f.sections.filter((s) => s.flags & SHF_ALLOC && s.type !== SHT_RELA && s.size > 0);
+  alloc.sort((a, b) => Number((b.flags & SHF_EXECINSTR) !== 0) - Number((a.flags & SHF_EXECINSTR) !== 0) || a.index - b.index);
+  let off = 0;
+  const offsets = new Map<number, number>();
+  for (const s of alloc) {
+    const a = Math.max(1, s.align);
+    off = Math.ceil(off / a) * a;
+    offsets.set(s.index, off);
+    off += s.size;
+  }
+  return { size: Math.max(off, 1), offsets };
+}
+
+/** The module's function and object symbols for kallsyms (obj = module name). */
+function moduleSymbols(f: ElfFile, name: string, secAddr: Map<number, bigint>): KSym[] {
+  const out: KSym[] = [];
+  for (const s of f.symbols) {
+    if (s.type !== STT_FUNC && s.type !== STT_OBJECT) continue;
+    if (!secAddr.has(s.shndx)) continue;
+    out.push({ name: s.name, addr: secAddr.get(s.shndx)! + s.value, size: s.size, type: s.type === STT_FUNC ? 'func' : 'object', global: s.bind !== STB_LOCAL, obj: name });
+  }
+  return out;
+}
+
+export type { ElfSection };
