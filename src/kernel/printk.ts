@@ -27,6 +27,8 @@ export class LogBuffer {
   private readonly next: bigint;
   private readonly lock: bigint;
   private readonly deferred: LogRecord[] = [];
+  /** Host records never go back in time (a call into the guest may run on a vCPU behind the clock). */
+  private lastHostTs = 0n;
 
   constructor(private readonly machine: Machine, syms: Kallsyms) {
     this.buf = need(syms, '__log_buf');
@@ -37,7 +39,10 @@ export class LogBuffer {
 
   /** Append a record at the current guest time (host printk). */
   printk(level: number, text: string, tsNs?: bigint): void {
-    const rec = { tsNs: tsNs ?? this.now(), level, text };
+    let ts = tsNs ?? this.now();
+    if (ts < this.lastHostTs) ts = this.lastHostTs;
+    this.lastHostTs = ts;
+    const rec = { tsNs: ts, level, text };
     if (this.deferred.length > 0 || this.machine.mem.readU64(this.lock) !== 0n) this.deferred.push(rec);
     else this.append(rec);
   }
