@@ -402,7 +402,8 @@ export class UnicornEngine implements Engine {
     const live = { on: true };
     const handle = this.addHook(type, 'code', (_uc: Ptr, addr: number | bigint, size: number) => {
       if (this.muted(live)) return;
-      try { cb(big(addr), size); } catch (e) { this.capture(e); }
+      // koffi hands addresses >= 2^63 (kernel text) over as negative numbers.
+      try { cb(BigInt.asUintN(64, big(addr)), size); } catch (e) { this.capture(e); }
     }, live, begin, end);
     this.tbFlush();
     return handle;

@@ -12,7 +12,7 @@ SIGSEGV = 11
 
 .section .text
 
-# die(str, regs, err, signal)
+# die(str, regs, err, signal, vector)
 SYM_FUNC_START_NOTRACE die
 	push rbp
 	mov rbp, rsp
@@ -20,6 +20,9 @@ SYM_FUNC_START_NOTRACE die
 	push r12
 	push r13
 	push r14
+	push r15
+	sub rsp, 8
+	mov r15, r8
 	mov r12, rdi
 	mov rbx, rsi
 	mov r13, rdx
@@ -56,7 +59,7 @@ SYM_FUNC_START_NOTRACE die
 	mov rcx, qword ptr [rbx + PT_REGS_flags]
 	call _printk
 	mov rsi, rbx
-	mov rdi, r14
+	mov rdi, r15
 	HYPERCALL Hypercall_OOPS
 	CURRENT rax
 	test dword ptr [rax + TASK_pf_flags], PF_IDLE
@@ -68,6 +71,8 @@ SYM_FUNC_START_NOTRACE die
 .Lfatal:
 	lea rdi, [rip + msg_fatal]
 	HYPERCALL Hypercall_PANIC
+	add rsp, 8
+	pop r15
 	pop r14
 	pop r13
 	pop r12
@@ -82,6 +87,7 @@ SYM_FUNC_START_NOTRACE exc_divide_error
 	mov rdx, rsi
 	mov rsi, rdi
 	lea rdi, [rip + str_divide]
+	mov r8d, Vector_DE
 	mov ecx, SIGFPE
 	call die
 	pop rbp
@@ -94,6 +100,7 @@ SYM_FUNC_START_NOTRACE exc_invalid_op
 	mov rdx, rsi
 	mov rsi, rdi
 	lea rdi, [rip + str_invalid_op]
+	mov r8d, Vector_UD
 	mov ecx, SIGILL
 	call die
 	pop rbp
@@ -106,6 +113,7 @@ SYM_FUNC_START_NOTRACE exc_general_protection
 	mov rdx, rsi
 	mov rsi, rdi
 	lea rdi, [rip + str_gp]
+	mov r8d, Vector_GP
 	mov ecx, SIGSEGV
 	call die
 	pop rbp
@@ -126,6 +134,7 @@ SYM_FUNC_START_NOTRACE exc_int3
 	mov rsi, rbx
 	mov rdx, r12
 	lea rdi, [rip + str_int3]
+	mov r8d, Vector_BP
 	mov ecx, SIGTRAP
 	call die
 .Lhandled:
@@ -182,6 +191,7 @@ SYM_FUNC_START_NOTRACE exc_page_fault
 	call _printk
 .Luser_fault:
 	lea rdi, [rip + str_page_fault]
+	mov r8d, Vector_PF
 	mov rsi, rbx
 	mov rdx, r12
 	mov ecx, SIGSEGV

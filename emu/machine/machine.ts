@@ -126,7 +126,8 @@ export class Machine {
   private readonly watchdogUs: number;
   readonly countInstructions: boolean;
   /** Instructions per translated block, by block address (countInstructions). */
-  private readonly blockInsns = new Map<bigint, number>();
+  /** Instruction count of each translated block seen, with its size (for syncCore). */
+  private readonly blockInsns = new Map<bigint, { n: number; size: number }>();
   private readonly excOffset: number | null;
   private readonly errOffset: number | null;
   private readonly syscallBias: bigint;
@@ -221,12 +222,12 @@ export class Machine {
   }
 
   private countBlock(v: Vcpu, addr: bigint, size: number): void {
-    let n = this.blockInsns.get(addr);
-    if (n === undefined) {
-      n = countInsns(this.mem.read(addr, size));
-      this.blockInsns.set(addr, n);
+    let b = this.blockInsns.get(addr);
+    if (b === undefined) {
+      b = { n: countInsns(this.mem.read(addr, size)), size };
+      this.blockInsns.set(addr, b);
     }
-    v.insns += BigInt(n);
+    v.insns += BigInt(b.n);
   }
 
   private onInterrupt(v: Vcpu, intno: number): void {
@@ -253,6 +254,15 @@ export class Machine {
   private onSyscall(v: Vcpu): void {
     const e = v.engine;
     const [rip, rflags] = e.regReadBatch(['rip', 'rflags']);
+    // An interrupt pending while IF=1 is taken before the syscall instruction,
+    // which re-executes after iretq: otherwise a task that only makes syscalls
+    // would end every slice inside the kernel with IF=0 and never see its tick.
+    if (v.pending.size > 0 && interruptsEnabled(e)) {
+      const vec = v.highestPending()!;
+      v.pending.delete(vec);
+      this.deliverVector(v, vec, rip!);
+      return;
+    }
     const at = this.mem.isMapped(rip!, 2) ? this.mem.read(rip!, 2) : undefined;
     const next = at && at[0] === 0x0f && at[1] === 0x05 ? rip! + 2n : rip!;
     const lstar = e.msrRead(MSR_LSTAR);
@@ -351,7 +361,7 @@ export class Machine {
    * its three sync points; without it a vCPU keeps running stale bytes.
    */
   syncCore(begin: bigint, end: bigint): void {
-    for (const a of this.blockInsns.keys()) if (a < end && a + 16n >= begin) this.blockInsns.delete(a);
+    for (const [a, b] of this.blockInsns) if (a < end && a + BigInt(b.size) > begin) this.blockInsns.delete(a);
     for (const v of this.aux ? [...this.vcpus, this.aux] : this.vcpus) {
       v.engine.tbRemoveCache(begin, end);
       // A vCPU inside emuStart may be executing a block of that range: end its

@@ -95,3 +95,18 @@ export function foldBrackets(line: string, equates: ReadonlyMap<string, bigint>)
     return `[${tidy}]`;
   });
 }
+
+/**
+ * Keystone also mis-assembles some immediates built from equates (`mov rax,
+ * -EQUATE` becomes a load from address EQUATE). So outside string literals
+ * every numeric equate is replaced by its value, and memory operands are
+ * tidied as foldBrackets does: keystone then only sees numbers.
+ */
+export function foldEquates(line: string, equates: ReadonlyMap<string, bigint>): string {
+  const parts = line.split(/("(?:[^"\\]|\\.)*")/);
+  const folded = parts.map((p, i) => (i % 2 ? p : p.replace(/(?<![\w.$\\])[A-Za-z_][\w.$]*/g, (id) => {
+    const v = equates.get(id);
+    return v === undefined ? id : v < 0n ? `(${v})` : `${v}`;
+  }))).join('');
+  return foldBrackets(folded.replace(/\[([^\]]*)\]/g, (_, inner: string) => `[${inner.replace(/\+\s*\((-\d+)\)/g, (_x, n: string) => `- ${n.slice(1)}`).replace(/-\s*\((-\d+)\)/g, (_x, n: string) => `+ ${n.slice(1)}`)}]`), equates);
+}

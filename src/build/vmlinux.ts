@@ -10,7 +10,7 @@ import {
 } from '../elf/index.ts';
 import type { OutSection, OutSymbol } from '../elf/index.ts';
 import { assembleChunk, definedLabels, splitDefinitions, usedNames } from './assemble.ts';
-import { collectEquates, equateLines, foldBrackets, layoutEquates } from './equates.ts';
+import { collectEquates, equateLines, foldEquates, layoutEquates } from './equates.ts';
 import { parseSource, type AsmLine, type SectionName, type SourceFile, type SymDecl } from './sourceFile.ts';
 
 export interface BuildResult {
@@ -110,8 +110,8 @@ function foldChunks(chunks: Chunk[], globalDefs: string[], known: Map<string, bi
   const global = collectEquates(globalDefs, known);
   for (const c of chunks) {
     const eq = collectEquates(c.defs, global);
-    c.body = c.body.map((l) => ({ ...l, text: foldBrackets(l.text, eq) }));
-    c.defs = c.defs.map((d) => (/^[A-Za-z_][\w.$]*\s*=/.test(d) ? d : foldBrackets(d, eq)));
+    c.body = c.body.map((l) => ({ ...l, text: foldEquates(l.text, eq) }));
+    c.defs = c.defs.map((d) => (/^[A-Za-z_][\w.$]*\s*=/.test(d) ? d : foldEquates(d, eq)));
   }
 }
 

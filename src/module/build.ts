@@ -14,7 +14,7 @@ import {
 import type { OutRela, OutSection, OutSymbol } from '../elf/index.ts';
 import { parseSource, type AsmLine, type SymDecl } from '../build/sourceFile.ts';
 import { splitDefinitions, usedNames, definedLabels } from '../build/assemble.ts';
-import { collectEquates, equateLines, foldBrackets, layoutEquates } from '../build/equates.ts';
+import { collectEquates, equateLines, foldEquates, layoutEquates } from '../build/equates.ts';
 import { deriveRelocs, type DerivedReloc } from './relocs.ts';
 
 await loadKeystone();
@@ -130,7 +130,7 @@ export function buildModule(file: string, text: string, kernelSyms: ReadonlySet<
   const { meta, rest } = readDirectives(file, text);
   const { secs, defs, syms } = sectionsOf(file, rest);
   const equates = collectEquates([...prelude, ...defs], new Map(layoutEquates()));
-  for (const s of secs) s.body = s.body.map((l) => ({ ...l, text: foldBrackets(l.text, equates) }));
+  for (const s of secs) s.body = s.body.map((l) => ({ ...l, text: foldEquates(l.text, equates) }));
   const owner = new Map<string, ModSection>();
   for (const s of secs) for (const l of s.labels) owner.set(l, s);
   const pre = [...equateLines(), ...prelude, ...defs];

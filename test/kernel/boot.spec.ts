@@ -108,27 +108,25 @@ describe('[kernel/boot]: the tick on one vCPU', () => {
     expect(k.oopses).toEqual([]);
   });
 
-  // PRODUCT BUG (emu/machine/machine.ts): pending interrupts are injected only at slice starts.
-  // In deterministic mode a slice of syscall-heavy code ends at a syscall event and resumes at
-  // entry_SYSCALL_64 with IF cleared by FMASK, so the tick never reaches a task that keeps making
-  // syscalls: every tick lands in do_idle, and getpid_loop only leaves the CPU when it sleeps.
-  // Minimal machine-level reproduction: test/emu/machine/smp.spec.ts ("syscall loop").
-  it.fails('the tick preempts getpid_loop while it is still runnable (involuntary switch)', () => {
+  // Was a product bug: interrupts were injected only at slice starts, where a syscall-heavy task
+  // always sits in entry_SYSCALL_64 with IF=0; the machine now takes a pending interrupt at the
+  // syscall instruction (before it executes) when IF=1. Machine-level twin: smp.spec.ts "syscall loop".
+  it('the tick preempts getpid_loop while it is still runnable (involuntary switch)', () => {
     const k = boot({ cpus: 1 });
     const m = k.machine;
     const gp = taskByComm(k, 'getpid_loop');
     let ticksWhileRunning = 0;
     let preempted = 0;
-    let prev = k.currentOn(0)?.addr;
     m.onDeliver.push((_v, vec) => {
       if (vec === Vector.LOCAL_TIMER && k.currentOn(0)?.addr === gp.addr) ticksWhileRunning++;
     });
-    m.afterSlice.push(() => {
-      // One vCPU: nothing wakes a task inside a slice after it blocked, so "switched out yet RUNNING" is a preemption.
-      const cur = k.currentOn(0)?.addr;
-      if (prev === gp.addr && cur !== gp.addr && readTask(m.mem, gp.addr).state === TaskState.RUNNING) preempted++;
-      prev = cur;
-    });
+    // Every switch away from getpid_loop while it is still TASK_RUNNING is a preemption
+    // (observed at __switch_to_asm(prev = rdi), not at slice ends, which can miss a round trip).
+    const sw = k.sym('__switch_to_asm');
+    m.vcpus[0]!.engine.addCodeHook(() => {
+      const e = m.vcpus[0]!.engine;
+      if (e.regRead('rdi') === gp.addr && readTask(m.mem, gp.addr).state === TaskState.RUNNING) preempted++;
+    }, sw, sw);
     m.runFor(200n * MS);
     expect(symU64(k, 'user_getpid_calls')).toBeGreaterThan(4n * 1024n);
     expect(ticksWhileRunning).toBeGreaterThan(0);

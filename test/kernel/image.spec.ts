@@ -122,10 +122,10 @@ describe('[kernel/image]: the ELF file', () => {
     expect(od).not.toMatch(/\(bad\)/);
   });
 
-  // PRODUCT BUG (kernel build): keystone turns `mov rax, -EQUATE` with a file-local equate into a load from an
+  // Regression test for a fixed bug (kernel build): keystone turns `mov rax, -EQUATE` with a file-local equate into a load from an
   // absolute address (`movabs rax, ds:0x2` for -ENOENT in __x64_sys_open; also -ENOMEM, -EMFILE, -EBADF in
   // open/read/close/write). The error paths then fault; procfs.spec.ts shows the resulting oops.
-  it.fails('no instruction addresses absolute memory outside the image (mis-assembled immediates)', () => {
+  it('no instruction addresses absolute memory outside the image (mis-assembled immediates)', () => {
     const od = tool('objdump', ['-d', '-M', 'intel', '--no-show-raw-insn']);
     const bad: string[] = [];
     let fn = '';

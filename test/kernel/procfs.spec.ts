@@ -97,12 +97,12 @@ describe('[kernel/procfs]: files read through the guest shell task', () => {
   });
 });
 
-// PRODUCT BUG (kernel build): keystone assembles `mov rax, -ENOENT` (ENOENT a file-local equate in
+// Regression test for a fixed bug (kernel build): keystone assembles `mov rax, -ENOENT` (ENOENT a file-local equate in
 // kernel-image/proc_fs.S) as `movabs rax, ds:0x2`, a load from absolute address 2. Every error return
 // of open/read/close/write faults instead: the kernel oopses in __x64_sys_open and the klpsh task dies,
 // so the host's command never completes. image.spec.ts pins the same bug statically.
 describe('[kernel/procfs]: a missing path', () => {
-  it.fails('fails with -ENOENT and no output, without an oops, and the shell keeps working', () => {
+  it('fails with -ENOENT and no output, without an oops, and the shell keeps working', () => {
     withKernel({ cmdline: CMDLINE }, (k) => {
       const r = catProc(k, '/proc/nonexistent');
       expect(r.status).toBe(ENOENT);

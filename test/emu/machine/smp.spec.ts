@@ -147,10 +147,10 @@ l:
 });
 
 describe('[emu/machine/smp]: instruction counts (countInstructions)', () => {
-  // PRODUCT BUG (emu/engine.ts addTranslatedHook): koffi hands a uint64 address >= 2^63 to the block hook as
+  // Regression test for a fixed bug (emu/engine.ts addTranslatedHook): koffi hands a uint64 address >= 2^63 to the block hook as
   // a negative number and big() keeps the sign, so Machine.countBlock reads guest memory at a negative
   // address and throws "guest address not mapped" - for kernel text and for the machine's own stop stub.
-  it.fails('count code above 2^63 (kernel text)', () => {
+  it('count code above 2^63 (kernel text)', () => {
     const m = createMachine({ countInstructions: true });
     try {
       m.addRegion('ktext', MemoryMap.KERNEL_TEXT, 0x1000, Prot.READ | Prot.EXEC);
@@ -198,10 +198,10 @@ describe('[emu/machine/smp]: instruction counts (countInstructions)', () => {
     expect(perIteration(4, 'syncCore')).toBe(perIteration(4, 'fresh'));
   });
 
-  // PRODUCT BUG (emu/machine/machine.ts syncCore): cached per-block instruction counts are dropped only for
+  // Regression test for a fixed bug (emu/machine/machine.ts syncCore): cached per-block instruction counts are dropped only for
   // blocks starting at most 16 bytes before `begin` (`a + 16n >= begin`); a longer translated block that
   // overlaps the patched range keeps its stale count, so countInstructions is no longer exact after text_poke.
-  it.fails('after syncCore over a patch 40 bytes into a block, the count follows the new instructions', () => {
+  it('after syncCore over a patch 40 bytes into a block, the count follows the new instructions', () => {
     expect(perIteration(40, 'syncCore')).toBe(perIteration(40, 'fresh'));
   });
 });
@@ -239,10 +239,10 @@ l:
     expect(Number(r.ticks)).toBeLessThanOrEqual(11);
   });
 
-  // PRODUCT BUG (emu/machine/machine.ts): pending interrupts are injected only at slice starts. A slice that
+  // Regression test for a fixed bug (emu/machine/machine.ts): pending interrupts are injected only at slice starts. A slice that
   // ends on a syscall event resumes at LSTAR with IF cleared by FMASK, so a loop of syscalls (like the kernel's
   // getpid_loop) never takes the timer, although IF is set for most of its instructions.
-  it.fails('syscall loop: ~10 ticks in 100 ms of guest time', () => {
+  it('syscall loop: ~10 ticks in 100 ms of guest time', () => {
     const r = tickLoop('syscall');
     expect(r.work).toBeGreaterThan(9000n);
     expect(Number(r.ticks)).toBeGreaterThanOrEqual(9);
