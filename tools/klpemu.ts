@@ -6,7 +6,8 @@ import { unicornAvailable } from '../emu/index.ts';
 type Sub = { describe: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> };
 
 const SUBCOMMANDS: Record<string, Sub> = {
-  run: { describe: 'boot the kernel, let its tasks run, print dmesg and /proc/cmdline', load: () => import('./run.ts') },
+  run: { describe: 'the main demo: boot, live-patch cmdline_proc_show, undo it', load: () => import('./run.ts') },
+  selftest: { describe: "replay the kernel's livepatch kselftests, compare dmesg", load: () => import('./selftest.ts') },
 };
 
 function usage(): string {
