@@ -6,6 +6,7 @@ import { Shell } from './kernel/shell.ts';
 import { attachFtrace, type Ftrace, type Tracefs } from './ftrace/index.ts';
 import { ModuleLoader } from './module/index.ts';
 import { attachLivepatch, type Livepatch } from './livepatch/index.ts';
+import { klpModuleComing, klpModuleGoing } from './livepatch/module.ts';
 
 /** A booted kernel with every subsystem attached. */
 export interface System {
@@ -23,6 +24,11 @@ export function createSystem(opts: BootOptions = {}): System {
   const { ftrace, tracefs } = attachFtrace(kernel);
   const modules = new ModuleLoader(kernel);
   const livepatch = attachLivepatch(kernel, ftrace, modules);
+  // klp_module_coming/going: patch a module's functions before its init runs, unpatch after its exit.
+  modules.notifier = {
+    coming: (mod) => klpModuleComing(livepatch, mod.name, modules),
+    going: (mod) => klpModuleGoing(livepatch, mod.name, modules),
+  };
   const shell = new Shell(kernel, modules);
   return { kernel, ftrace, tracefs, modules, livepatch, shell };
 }

@@ -302,6 +302,18 @@ export class ModuleLoader {
     if (m && m.refcnt > 0) m.refcnt--;
   }
 
+  /** clear_relocate_add(): zero the fields of .klp.rela.<objName>.* so a reload can apply them again. */
+  clearKlpRelocs(lpMod: string, objName: string): void {
+    const mod = this.modules.get(lpMod);
+    if (!mod) return;
+    for (const sec of mod.elf.sections) {
+      if (sec.type !== SHT_RELA || !(sec.flags & SHF_RELA_LIVEPATCH) || !sec.name.startsWith(`.klp.rela.${objName}.`)) continue;
+      const tbase = mod.secAddr.get(sec.info);
+      if (tbase === undefined) continue;
+      for (const r of readRelas(mod.elf, sec)) this.k.machine.mem.write(tbase + r.offset, new Uint8Array(r.type === 1 ? 8 : 4));
+    }
+  }
+
   /** .klp.rela.<objName>.* of livepatch module `lpMod`, now that `objName` is loaded. */
   applyKlpRelocs(lpMod: string, objName: string): number {
     const mod = this.modules.get(lpMod);
