@@ -23,6 +23,7 @@ export function createSystem(opts: BootOptions = {}): System {
   const kernel = bootKernel(opts);
   const { ftrace, tracefs } = attachFtrace(kernel);
   const modules = new ModuleLoader(kernel);
+  modules.ftrace = ftrace;
   const livepatch = attachLivepatch(kernel, ftrace, modules);
   // klp_module_coming/going: patch a module's functions before its init runs, unpatch after its exit.
   modules.notifier = {

@@ -70,6 +70,28 @@ export class Ftrace {
     this.disabled = true;
   }
 
+  /** ftrace_module_init(): records for a module's __mcount_loc (its text is not live yet). */
+  ftraceModuleInit(locs: bigint[]): void {
+    const mem = this.mem;
+    const { records, bad } = processLocs(locs, (ip, n) => (mem.isMapped(ip, n) ? mem.read(ip, n) : undefined), this.k.kallsyms);
+    for (const b of bad) this.bug('EINVAL', b.ip, b.actual, FTRACE_NOP, 0, 0n);
+    this.records.push(...records);
+    this.records.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+    // ftrace_module_enable(): ops already tracing everything cover the new sites too.
+    if (records.length && this.list.length) this.update();
+  }
+
+  /** ftrace_release_mod(): forget a module's records (it is going away). */
+  ftraceReleaseMod(lo: bigint, hi: bigint): void {
+    for (let i = this.records.length - 1; i >= 0; i--) {
+      const r = this.records[i]!;
+      if (r.ip >= lo && r.ip < hi) {
+        this.k.machine.mem.write(r.ip, FTRACE_NOP);
+        this.records.splice(i, 1);
+      }
+    }
+  }
+
   /** ftrace_location(ip): the record's ip if `ip` is a traceable site, else 0. */
   ftraceLocation(ip: bigint): bigint {
     return lookupRec(this.records, ip)?.ip ?? 0n;

@@ -8,7 +8,7 @@
 import { Keystone, Const, loadKeystone } from 'keystone-wasm';
 import { EmuError } from '../../emu/errors.ts';
 import {
-  writeElf, relaSection, ET_REL, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHF_RELA_LIVEPATCH, SHT_NOBITS, SHT_PROGBITS,
+  writeElf, relaSection, ET_REL, R_X86_64_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHF_RELA_LIVEPATCH, SHT_NOBITS, SHT_PROGBITS,
   SHN_LIVEPATCH, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STT_FILE, STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION,
 } from '../elf/index.ts';
 import type { OutRela, OutSection, OutSymbol } from '../elf/index.ts';
@@ -229,6 +229,13 @@ function emitElf(file: string, secs: ModSection[], syms: SymDecl[], meta: Module
   });
   const modinfo = Buffer.from(meta.modinfo.map((m) => `${m}\0`).join(''), 'latin1');
   sections.push({ name: '.modinfo', type: SHT_PROGBITS, flags: SHF_ALLOC, data: modinfo, align: 1 });
+  // __mcount_loc: the entry of every traceable function, for ftrace_module_init.
+  const traced = syms.filter((d) => d.traceable && d.section === '.text');
+  if (traced.length) {
+    sections.push({ name: '__mcount_loc', type: SHT_PROGBITS, flags: SHF_ALLOC, data: new Uint8Array(traced.length * 8), align: 8 });
+    const list = traced.map((d, i) => ({ offset: BigInt(i * 8), type: R_X86_64_64, sym: symIndex(t, d.name), addend: 0n }));
+    relas.push({ name: '.rela__mcount_loc', target: sections.length, list, flags: 0 });
+  }
   // Global symbols must follow locals: relocation indices were computed on the final order.
   const symtabIndex = sections.length + relas.length + 1;
   const relaSecs = relas.map((r) => relaSection(r.name, r.target, r.list, symtabIndex, r.flags));

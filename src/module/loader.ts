@@ -60,9 +60,16 @@ function modinfo(f: ElfFile): Map<string, string[]> {
   return out;
 }
 
+/** ftrace's part in module load/unload (ftrace_module_init / ftrace_release_mod). */
+export interface ModuleFtrace {
+  ftraceModuleInit(locs: bigint[]): void;
+  ftraceReleaseMod(lo: bigint, hi: bigint): void;
+}
+
 export class ModuleLoader {
   readonly modules = new Map<string, Module>();
   notifier: ModuleNotifier | undefined;
+  ftrace: ModuleFtrace | undefined;
   /** Taint flags printed once per boot, as the kernel does. */
   private tainted = new Set<string>();
 
@@ -195,6 +202,7 @@ export class ModuleLoader {
     }
     this.modules.set(name, mod);
     this.sysfs(mod);
+    this.ftrace?.ftraceModuleInit(mcountLocs(f, this.k, secAddr));
     return mod;
   }
 
@@ -265,6 +273,7 @@ export class ModuleLoader {
 
   /** free_module(): memory back to zeros, symbols, text ranges and sysfs gone. */
   private free(mod: Module): void {
+    this.ftrace?.ftraceReleaseMod(mod.base, mod.base + BigInt(mod.size));
     this.k.machine.mem.write(mod.base, new Uint8Array(mod.size));
     this.k.machine.syncCore(mod.base, mod.base + BigInt(mod.size));
     this.k.kallsyms.removeObject(mod.name);
@@ -353,6 +362,16 @@ function layoutSections(f: ElfFile): { size: number; offsets: Map<number, number
     off += s.size;
   }
   return { size: Math.max(off, 1), offsets };
+}
+
+/** The relocated __mcount_loc entries of a just-committed module. */
+function mcountLocs(f: ElfFile, k: Kernel, secAddr: Map<number, bigint>): bigint[] {
+  const s = f.sections.find((x) => x.name === '__mcount_loc');
+  const at = s ? secAddr.get(s.index) : undefined;
+  if (!s || at === undefined) return [];
+  const out: bigint[] = [];
+  for (let o = 0; o + 8 <= s.size; o += 8) out.push(k.machine.mem.readU64(at + BigInt(o)));
+  return out;
 }
 
 /** The module's function and object symbols for kallsyms (obj = module name). */
