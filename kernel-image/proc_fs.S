@@ -14,16 +14,35 @@ ENOENT = 2
 EBADF = 9
 ENOMEM = 12
 EMFILE = 24
+ENOSPC = 28
+NR_PROC_DYN = 16
 
 .section .text
 
-# proc_lookup(path) -> show function or 0
+# proc_lookup(path) -> show function or 0: the built-in table, then the entries modules created
 SYM_FUNC_START_LOCAL proc_lookup
 	push rbp
 	mov rbp, rsp
 	push rbx
 	push r12
 	mov r12, rdi
+	lea rbx, [rip + proc_dyn_entries]
+.Lnext_dyn:
+	lea rax, [rip + proc_dyn_entries]
+	add rax, 16 * NR_PROC_DYN
+	cmp rbx, rax
+	jae .Lstatic
+	mov rsi, qword ptr [rbx]
+	test rsi, rsi
+	jz .Lskip_dyn
+	mov rdi, r12
+	call strcmp
+	test eax, eax
+	jz .Lhit
+.Lskip_dyn:
+	add rbx, 16
+	jmp .Lnext_dyn
+.Lstatic:
 	lea rbx, [rip + proc_entries]
 .Lnext_entry:
 	mov rsi, qword ptr [rbx]
@@ -112,6 +131,66 @@ SYM_FUNC_START __x64_sys_open
 	pop rbp
 	ret
 SYM_FUNC_END __x64_sys_open
+
+# proc_create_single(path, show) -> 0, or -ENOSPC when the table is full (modules' /proc files)
+SYM_FUNC_START proc_create_single
+	push rbp
+	mov rbp, rsp
+	lea rax, [rip + proc_dyn_entries]
+	xor ecx, ecx
+.Lfind_free:
+	cmp ecx, NR_PROC_DYN
+	jae .Lno_space
+	cmp qword ptr [rax], 0
+	je .Lfree_entry
+	add rax, 16
+	inc ecx
+	jmp .Lfind_free
+.Lfree_entry:
+	mov qword ptr [rax + 8], rsi
+	mov qword ptr [rax], rdi
+	xor eax, eax
+	pop rbp
+	ret
+.Lno_space:
+	mov rax, -ENOSPC
+	pop rbp
+	ret
+SYM_FUNC_END proc_create_single
+EXPORT_SYMBOL proc_create_single
+
+# remove_proc_entry(path)
+SYM_FUNC_START remove_proc_entry
+	push rbp
+	mov rbp, rsp
+	push rbx
+	push r12
+	mov r12, rdi
+	lea rbx, [rip + proc_dyn_entries]
+.Lremove_next:
+	lea rax, [rip + proc_dyn_entries]
+	add rax, 16 * NR_PROC_DYN
+	cmp rbx, rax
+	jae .Lremove_done
+	mov rsi, qword ptr [rbx]
+	test rsi, rsi
+	jz .Lremove_skip
+	mov rdi, r12
+	call strcmp
+	test eax, eax
+	jnz .Lremove_skip
+	mov qword ptr [rbx], 0
+	mov qword ptr [rbx + 8], 0
+.Lremove_skip:
+	add rbx, 16
+	jmp .Lremove_next
+.Lremove_done:
+	pop r12
+	pop rbx
+	pop rbp
+	ret
+SYM_FUNC_END remove_proc_entry
+EXPORT_SYMBOL remove_proc_entry
 
 # fget(fd) -> proc_file or 0
 SYM_FUNC_START_LOCAL fget
@@ -239,6 +318,9 @@ SYM_DATA_START_LOCAL files_lock
 SYM_DATA_END files_lock
 
 .section .bss
+SYM_DATA_START_LOCAL proc_dyn_entries
+	.zero 16 * NR_PROC_DYN
+SYM_DATA_END proc_dyn_entries
 SYM_DATA_START_LOCAL fd_table
 	.zero 8 * NR_OPEN
 SYM_DATA_END fd_table

@@ -75,7 +75,62 @@ ${un(MOD_LIVEPATCH)}
 % rmmod ${MOD_LIVEPATCH}`,
 };
 
-export const TEST_LIVEPATCH: Scenario[] = [BASIC, MULTIPLE];
+const MOD_TARGET = 'test_klp_mod_target';
+const MOD_PATCH = 'test_klp_mod_patch';
+const TARGET_PROC = `/proc/${MOD_TARGET}`;
+
+function expectOutput(t: Selftest, want: string): void {
+  const got = t.cat(TARGET_PROC);
+  if (got !== `${want}\n`) throw new SelftestError(`${TARGET_PROC}: expected '${want}', got '${got.trimEnd()}'`);
+}
+
+export const MODULE_FUNCTION: Scenario = {
+  name: 'module function patching',
+  run(t) {
+    t.loadMod(MOD_TARGET);
+    expectOutput(t, `${MOD_TARGET}: original output`);
+    t.loadLp(MOD_PATCH);
+    expectOutput(t, `${MOD_PATCH}: this has been live patched`);
+    t.disableLp(MOD_PATCH);
+    t.unloadLp(MOD_PATCH);
+    expectOutput(t, `${MOD_TARGET}: original output`);
+    t.unloadMod(MOD_TARGET);
+  },
+  expected: `% insmod test_modules/${MOD_TARGET}.ko
+${MOD_TARGET}: ${MOD_TARGET}_init
+% insmod test_modules/${MOD_PATCH}.ko
+${en(MOD_PATCH)}
+% echo 0 > /sys/kernel/livepatch/${MOD_PATCH}/enabled
+${un(MOD_PATCH)}
+% rmmod ${MOD_PATCH}
+% rmmod ${MOD_TARGET}
+${MOD_TARGET}: ${MOD_TARGET}_exit`,
+};
+
+export const MODULE_FUNCTION_LP_FIRST: Scenario = {
+  name: 'module function patching (livepatch first)',
+  run(t) {
+    t.loadLp(MOD_PATCH);
+    t.loadMod(MOD_TARGET);
+    expectOutput(t, `${MOD_PATCH}: this has been live patched`);
+    t.disableLp(MOD_PATCH);
+    t.unloadLp(MOD_PATCH);
+    expectOutput(t, `${MOD_TARGET}: original output`);
+    t.unloadMod(MOD_TARGET);
+  },
+  expected: `% insmod test_modules/${MOD_PATCH}.ko
+${en(MOD_PATCH)}
+% insmod test_modules/${MOD_TARGET}.ko
+livepatch: applying patch '${MOD_PATCH}' to loading module '${MOD_TARGET}'
+${MOD_TARGET}: ${MOD_TARGET}_init
+% echo 0 > /sys/kernel/livepatch/${MOD_PATCH}/enabled
+${un(MOD_PATCH)}
+% rmmod ${MOD_PATCH}
+% rmmod ${MOD_TARGET}
+${MOD_TARGET}: ${MOD_TARGET}_exit`,
+};
+
+export const TEST_LIVEPATCH: Scenario[] = [BASIC, MULTIPLE, MODULE_FUNCTION, MODULE_FUNCTION_LP_FIRST];
 
 /** Run one scenario the way the script does; returns the check_result diff (empty = ok). */
 export function runScenario(t: Selftest, s: Scenario): string[] {

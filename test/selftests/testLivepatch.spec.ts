@@ -2,10 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { createSystem } from '../../src/system.ts';
 import { Selftest } from '../../src/selftests/functions.ts';
-import { BASIC, MULTIPLE, runScenario } from '../../src/selftests/testLivepatch.ts';
+import { BASIC, MULTIPLE, TEST_LIVEPATCH, runScenario } from '../../src/selftests/testLivepatch.ts';
 
 describe('[selftests]: test-livepatch.sh', () => {
-  for (const s of [BASIC, MULTIPLE]) {
+  expect(TEST_LIVEPATCH).toContain(MULTIPLE);
+  for (const s of TEST_LIVEPATCH) {
     it(`"${s.name}" gives the kernel's dmesg`, () => {
       const sys = createSystem({ cpus: 2, seed: 7 });
       const t = new Selftest(sys);
