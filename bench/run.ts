@@ -1,0 +1,32 @@
+// run.ts - `npm run bench`: run every benchmark once and print one table of rates and ratios
+
+import { cpus, release, totalmem } from 'node:os';
+import { loadUnicorn } from '../emu/raw/unicorn.ts';
+import { benchImage } from './image.ts';
+import { benchSyscall } from './syscall.bench.ts';
+import { benchBoot } from './boot.bench.ts';
+import { renderTable, type Row } from './table.ts';
+
+function unicornVersion(): string {
+  const v = loadUnicorn().lib.uc_version(null, null);
+  return `${(v >>> 24) & 0xff}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}`;
+}
+
+/** Run every benchmark; @returns exit code (0 even when a target is missed: figures, not assertions) */
+export async function main(): Promise<number> {
+  const t0 = performance.now();
+  const host = cpus();
+  console.log(`klpemu bench — node ${process.version}, Unicorn ${unicornVersion()}, ${host.length} × ${host[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}`);
+  const { image, linkMs } = benchImage();
+  console.log(`kernel: kernel-image/*.S linked in memory in ${linkMs.toFixed(0)} ms (not in any figure)`);
+  const rows: Row[] = [];
+  rows.push(...benchSyscall(image));
+  rows.push(...benchBoot(image));
+  console.log('');
+  console.log(renderTable(rows));
+  console.log('');
+  console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+process.exitCode = await main();
