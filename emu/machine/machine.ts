@@ -74,6 +74,7 @@ interface HostTimer {
 }
 
 const TICK_NS = BigInt(Clock.TICK_NS);
+const RFLAGS_IF = 1n << 9n;
 const NS_PER_EVENT = BigInt(Clock.NS_PER_EVENT);
 const MSR_LSTAR = 0xc0000082;
 /**
@@ -186,12 +187,7 @@ export class Machine {
         this.event(v, true);
       }),
       e.addInvalidMemHook((access, address) => this.onInvalidMem(v, access, address)),
-      e.addSyscallHook(() => {
-        this.onSyscall(v);
-        this.event(v, true);
-        // Unicorn adds its own increment to whatever RIP the hook leaves (syscallBias.ts).
-        if (this.syscallBias !== 0n) e.regWrite('rip', e.regRead('rip') - this.syscallBias);
-      }),
+      e.addSyscallHook(() => this.onSyscall(v)),
     );
     if (this.countInstructions) this.hooks.push(e.addBlockHook((addr, size) => this.countBlock(v, addr, size)));
   }
@@ -201,12 +197,21 @@ export class Machine {
    * (the stop lands at the next block boundary, the same one on every run).
    */
   private event(v: Vcpu, wroteRip = false): void {
+    if (this.countEvent(v)) this.requestStop(v, wroteRip);
+  }
+
+  /**
+   * Count one guest event; true when the slice must end at it: the seeded
+   * budget in deterministic mode, the wall-clock budget in free mode (a
+   * slice never ends on Unicorn's timeout: the RIP it reports then can be a
+   * stale block start whose first instructions already ran).
+   */
+  private countEvent(v: Vcpu): boolean {
     v.events++;
     v.sliceEvents++;
-    if (v.stopRequested || (this.mode === 'deterministic' && v.sliceEvents >= v.sliceBudget)) {
-      v.stopRequested = true;
-      this.requestStop(v, wroteRip);
-    }
+    const over = this.mode === 'deterministic' ? v.sliceEvents >= v.sliceBudget : performance.now() - v.sliceStartMs >= this.freeSliceUs / 1000;
+    if (v.stopRequested || over) v.stopRequested = true;
+    return v.stopRequested;
   }
 
   /** End the running slice of `v` from inside one of its hooks. */
@@ -250,24 +255,38 @@ export class Machine {
     return false;
   }
 
-  /** `syscall` as the hardware does it: RCX, R11, RFLAGS &= ~FMASK, RIP = LSTAR. */
+  /**
+   * `syscall` as the hardware does it: RCX = next RIP, R11 = RFLAGS, RFLAGS &=
+   * ~FMASK, RIP = LSTAR - in one register write, since this runs for every
+   * syscall. Unicorn adds its own increment to the RIP a syscall hook leaves
+   * (syscallBias.ts), so the written RIP is compensated.
+   */
   private onSyscall(v: Vcpu): void {
     const e = v.engine;
     const [rip, rflags] = e.regReadBatch(['rip', 'rflags']);
     // An interrupt pending while IF=1 is taken before the syscall instruction,
     // which re-executes after iretq: otherwise a task that only makes syscalls
     // would end every slice inside the kernel with IF=0 and never see its tick.
-    if (v.pending.size > 0 && interruptsEnabled(e)) {
+    if (v.pending.size > 0 && (rflags! & RFLAGS_IF) !== 0n) {
       const vec = v.highestPending()!;
       v.pending.delete(vec);
       this.deliverVector(v, vec, rip!);
+      this.event(v, true);
+      if (this.syscallBias !== 0n) e.regWrite('rip', e.regRead('rip') - this.syscallBias);
       return;
     }
-    const at = this.mem.isMapped(rip!, 2) ? this.mem.read(rip!, 2) : undefined;
-    const next = at && at[0] === 0x0f && at[1] === 0x05 ? rip! + 2n : rip!;
-    const lstar = e.msrRead(MSR_LSTAR);
-    const fmask = e.msrRead(MSR_SYSCALL_MASK);
-    e.regWriteBatch(['rcx', 'r11', 'rflags', 'rip'], [next, rflags!, rflags! & ~fmask & ~0x10000n, lstar]);
+    // Cached per slice (execute()); a guest that set LSTAR earlier in this same slice is read here.
+    if (v.lstar === 0n) {
+      v.lstar = e.msrRead(MSR_LSTAR);
+      v.fmask = e.msrRead(MSR_SYSCALL_MASK);
+    }
+    let target = v.lstar;
+    if (this.countEvent(v) && v.resumeRip === undefined) {
+      v.resumeRip = target;
+      target = STOP_STUB;
+    }
+    // `syscall` is 0f 05: the next instruction is 2 bytes on.
+    e.regWriteBatch(['rcx', 'r11', 'rflags', 'rip'], [rip! + 2n, rflags!, rflags! & ~v.fmask & ~0x10000n, target - this.syscallBias]);
   }
 
   /** Deliver through the IDT and tell listeners. */
@@ -467,11 +486,14 @@ export class Machine {
     v.fault = undefined;
     v.pendingException = undefined;
     const start = e.regRead('rip');
+    v.lstar = e.msrRead(MSR_LSTAR);
+    v.fmask = e.msrRead(MSR_SYSCALL_MASK);
+    v.sliceStartMs = performance.now();
     this.current = v;
     v.running = true;
     let failure: unknown;
     try {
-      e.emuStart(start, 0n, this.mode === 'free' ? this.freeSliceUs : this.watchdogUs, 0);
+      e.emuStart(start, 0n, this.watchdogUs, 0);
     } catch (err) {
       failure = err;
     } finally {

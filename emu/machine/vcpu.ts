@@ -27,6 +27,11 @@ export class Vcpu {
   /** Events in the current slice, and how many end it (deterministic mode). */
   sliceEvents = 0;
   sliceBudget = 0;
+  /** Wall-clock start of the running slice (free mode ends slices at events past the budget). */
+  sliceStartMs = 0;
+  /** LSTAR and SFMASK, read at slice start (or at the first syscall of a slice that began before they were set); a later change takes effect at the next slice. */
+  lstar = 0n;
+  fmask = 0n;
   nextTickNs: bigint;
   readonly pending = new Set<number>();
   /** Set by hooks that need the slice to end (CPU_RELAX, a contributory exception). */
