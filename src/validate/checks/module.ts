@@ -1,0 +1,52 @@
+// module.ts - whole-module checks: ELF type, livepatch=Y, exported symbols, the klp_patch init passes
+
+import { ET_REL } from '../../elf/index.ts';
+import { hexAddr, type KernelView } from '../kernelView.ts';
+import type { LinkedModule } from '../modLink.ts';
+import { findPatchAddr, readDeclPatch, type DeclPatch } from '../klpStructs.ts';
+import { result, type CheckResult } from '../types.ts';
+
+const G = 'module';
+
+/** mod.elf: an ET_REL object with a modinfo name (what load_module needs before anything else). */
+export function elfCheck(lm: LinkedModule): CheckResult {
+  if (lm.elf.type !== ET_REL) return result('mod.elf', G, 'fail', `e_type ${lm.elf.type} is not ET_REL (${ET_REL}): not a kernel module`, [lm.file]);
+  if (!lm.name) return result('mod.elf', G, 'fail', 'no .modinfo name=: the loader cannot name the module', [lm.file]);
+  const secs = lm.elf.sections.filter((s) => s.name.startsWith('.text')).length;
+  return result('mod.elf', G, 'pass', `ET_REL module '${lm.name}'`, [`${lm.elf.sections.length} sections (${secs} text), ${lm.elf.symbols.length} symbols`]);
+}
+
+/** mod.livepatch-modinfo: MODULE_INFO(livepatch, Y), without which klp_enable_patch refuses the module. */
+function livepatchModinfo(lm: LinkedModule): CheckResult {
+  const v = lm.modinfo.get('livepatch');
+  const all = [...lm.modinfo].map(([k, vs]) => vs.map((x) => `${k}=${x}`).join(' ')).join(' ');
+  if (v?.[0] === 'Y') return result('mod.livepatch-modinfo', G, 'pass', '.modinfo has livepatch=Y', [`.modinfo: ${all}`]);
+  const why = v ? `livepatch=${v[0]}, not Y` : 'no livepatch= key';
+  return result('mod.livepatch-modinfo', G, 'fail', `.modinfo has ${why}: "module ${lm.name} is not marked as a livepatch module"`, [`.modinfo: ${all}`]);
+}
+
+/** mod.symbols-exported: every SHN_UNDEF symbol is EXPORT_SYMBOL'd by vmlinux. */
+function symbolsExported(lm: LinkedModule): CheckResult {
+  const bad = lm.undefined.filter((u) => u.addr === undefined).map((u) => u.name);
+  const ok = lm.undefined.filter((u) => u.addr !== undefined).map((u) => `${u.name} → ${hexAddr(u.addr!)}`);
+  if (bad.length === 0) return result('mod.symbols-exported', G, 'pass', `${ok.length} undefined symbol${ok.length === 1 ? '' : 's'}, all exported by vmlinux`, ok);
+  return result('mod.symbols-exported', G, 'fail', `Unknown symbol ${bad[0]}${bad.length > 1 ? ` (and ${bad.length - 1} more)` : ''}: not exported by vmlinux (use KLP_SYM for a local symbol)`, bad.map((n) => `Unknown symbol ${n} (err -2)`));
+}
+
+/** mod.klp-patch: init passes a readable klp_patch; returns it for the per-function checks. */
+function klpPatch(lm: LinkedModule, view: KernelView): { check: CheckResult; patch?: DeclPatch } {
+  const found = findPatchAddr(lm, view);
+  if (found.addr === undefined) return { check: result('mod.klp-patch', G, 'fail', found.why ?? 'no klp_patch found', found.evidence) };
+  const p = readDeclPatch(lm, found.addr, found.evidence);
+  if (typeof p === 'string') return { check: result('mod.klp-patch', G, 'fail', p, found.evidence) };
+  const objs = [...new Set(p.funcs.map((f) => f.obj))];
+  const ev = [...p.evidence, `klp_patch at ${hexAddr(p.addr)}: replace=${p.replace ? 1 : 0}, objects ${objs.join(', ')}`];
+  for (const f of p.funcs) ev.push(`klp_func ${f.obj}:${f.oldName},${f.sympos} → ${lm.symbols.find((s) => s.addr === f.newFunc && s.type === 'func')?.name ?? hexAddr(f.newFunc)}`);
+  return { check: result('mod.klp-patch', G, 'pass', `klp_patch with ${p.funcs.length} function${p.funcs.length === 1 ? '' : 's'} in ${objs.length} object${objs.length === 1 ? '' : 's'}`, ev), patch: p };
+}
+
+/** The module-level checks; the declared patch (if readable) feeds the function checks. */
+export function moduleChecks(lm: LinkedModule, view: KernelView): { checks: CheckResult[]; patch?: DeclPatch } {
+  const kp = klpPatch(lm, view);
+  return { checks: [livepatchModinfo(lm), symbolsExported(lm), kp.check], ...(kp.patch ? { patch: kp.patch } : {}) };
+}

@@ -1,0 +1,143 @@
+// probe.ts - the trial's workload: reach each patched function from tasks (procfs reads) and vCPUs (direct calls)
+
+import type { System } from '../system.ts';
+import type { KSym } from '../kernel/kallsyms.ts';
+import type { HookHandle } from '../../emu/types.ts';
+import { PERCPU, TASK } from '../abi/layout.ts';
+import { disassemble } from '../asm/disasm.ts';
+import { catProc } from '../kernel/klpsh.ts';
+
+/** A procfs file and its show function (fs/proc: proc_entries and modules' proc_dyn_entries). */
+export interface ProcEntry {
+  path: string;
+  show: bigint;
+}
+
+const SEQ_SIZE = 24;
+const SEQ_BUF = 4096;
+const CALL_DEPTH = 6;
+
+/** Every /proc file the guest serves now. */
+export function procEntries(sys: System): ProcEntry[] {
+  const k = sys.kernel;
+  const mem = k.machine.mem;
+  const out: ProcEntry[] = [];
+  const table = (sym: KSym | undefined, stopAtZero: boolean): void => {
+    if (!sym) return;
+    for (let a = sym.addr; a + 16n <= sym.addr + BigInt(sym.size); a += 16n) {
+      const path = mem.readU64(a);
+      if (path === 0n) {
+        if (stopAtZero) return;
+        continue;
+      }
+      if (mem.isMapped(path, 1)) out.push({ path: mem.readCString(path, 256), show: mem.readU64(a + 8n) });
+    }
+  };
+  table(k.kallsyms.lookup('proc_entries'), true);
+  table(k.kallsyms.lookup('proc_dyn_entries'), false);
+  return out;
+}
+
+/** Direct call targets of a function's body (E8 rel32), as the code is now. */
+function callees(sys: System, f: KSym): bigint[] {
+  const mem = sys.kernel.machine.mem;
+  if (!mem.isMapped(f.addr, f.size)) return [];
+  return disassemble(mem.read(f.addr, f.size), f.addr)
+    .filter((i) => i.mnemonic === 'call' && /^0x[0-9a-f]+$/.test(i.opStr))
+    .map((i) => BigInt(i.opStr));
+}
+
+/** The procfs files whose show function calls `fn` (directly or within a few calls). */
+export function procPathsReaching(sys: System, fn: bigint): ProcEntry[] {
+  const ks = sys.kernel.kallsyms;
+  const reaches = (start: bigint): boolean => {
+    const seen = new Set<bigint>([start]);
+    let frontier = [start];
+    for (let d = 0; d <= CALL_DEPTH && frontier.length; d++) {
+      if (frontier.includes(fn)) return true;
+      const next: bigint[] = [];
+      for (const a of frontier) {
+        const f = ks.find(a);
+        if (!f || f.addr !== a || f.type !== 'func') continue;
+        for (const c of callees(sys, f)) if (!seen.has(c)) seen.add(c), next.push(c);
+      }
+      frontier = next;
+    }
+    return false;
+  };
+  return procEntries(sys).filter((e) => reaches(e.show));
+}
+
+/** `cat PATH` by the guest shell task: its output, or what went wrong. */
+export function catOnce(sys: System, path: string): { out?: string; error?: string } {
+  try {
+    const r = catProc(sys.kernel, path);
+    return r.status < 0n ? { error: `read ${path}: error ${r.status}` } : { out: r.out };
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0] };
+  }
+}
+
+/** show(m, NULL) called from host code as CPU `cpu`, with a fresh seq_file: its output. */
+export function callShow(sys: System, show: bigint, cpu: number): { out?: string; error?: string } {
+  const k = sys.kernel;
+  const mem = k.machine.mem;
+  const m = k.vmalloc.alloc(SEQ_SIZE + SEQ_BUF, 16n);
+  try {
+    mem.write(m, new Uint8Array(SEQ_SIZE + SEQ_BUF));
+    mem.writeU64(m, m + BigInt(SEQ_SIZE));
+    mem.writeU64(m + 8n, BigInt(SEQ_BUF));
+    const ret = BigInt.asIntN(32, k.callGuest(show, [m, 0n], k.machine.vcpus[cpu]));
+    const count = Number(mem.readU64(m + 16n));
+    const out = mem.read(m + BigInt(SEQ_SIZE), Math.min(count, SEQ_BUF)).toString('latin1');
+    return ret < 0n ? { error: `show returned ${ret}`, out } : { out };
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0] };
+  } finally {
+    k.vmalloc.release(m);
+  }
+}
+
+/** Who ran an address: per vCPU and task, counted by code hooks on every vCPU engine. */
+export class ExecWatch {
+  readonly hits = new Map<bigint, { cpu: number; pid: number; comm: string }[]>();
+  private handles: HookHandle[] = [];
+
+  constructor(private readonly sys: System, addrs: bigint[]) {
+    const k = sys.kernel;
+    for (const v of k.machine.vcpus) {
+      for (const a of addrs) {
+        this.handles.push(v.engine.addCodeHook(() => this.hit(a, v.id), a, a));
+      }
+    }
+  }
+
+  private hit(addr: bigint, cpu: number): void {
+    const k = this.sys.kernel;
+    const mem = k.machine.mem;
+    const cur = mem.readU64(k.perCpu(cpu) + BigInt(PERCPU.current_task));
+    const pid = cur ? mem.readI32(cur + BigInt(TASK.pid)) : -1;
+    const comm = cur ? mem.readCString(cur + BigInt(TASK.comm), 16) : '?';
+    const list = this.hits.get(addr) ?? this.hits.set(addr, []).get(addr)!;
+    if (list.length < 1000) list.push({ cpu, pid, comm });
+  }
+
+  /** `cpu1 klpsh:5 ×3, cpu0 cat_cmdline:7 ×1` for an address. */
+  summary(addr: bigint): string {
+    const counts = new Map<string, number>();
+    for (const h of this.hits.get(addr) ?? []) {
+      const key = `cpu${h.cpu} ${h.comm}:${h.pid}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return [...counts].map(([key, n]) => `${key} ×${n}`).join(', ') || 'never';
+  }
+
+  count(addr: bigint): number {
+    return this.hits.get(addr)?.length ?? 0;
+  }
+
+  remove(): void {
+    for (const h of this.handles) h.remove();
+    this.handles = [];
+  }
+}

@@ -1,0 +1,149 @@
+// trialKit.ts - what both trials share: scratch boot, text snapshot, transition wait, oops scan, poke audit
+
+import { createSystem, type System } from '../system.ts';
+import type { KernelImage } from '../kernel/image.ts';
+import { MemoryMap } from '../abi/layout.ts';
+import { hex } from './insn.ts';
+import { hexAddr, systemView } from './kernelView.ts';
+import { checkRawPatch, type RawPatch } from './rawPatch.ts';
+import { result, type CheckResult } from './types.ts';
+
+/** Trial settings shared by module and raw-patch trials. */
+export interface TrialOptions {
+  image: KernelImage;
+  cpus?: number;
+  seed?: number;
+  /** Guest seconds a transition may take (default 10). */
+  timeoutS?: number;
+  /** Guest u64 variables written before loading (e.g. cmdline_proc_delay_ms). */
+  set?: { sym: string; value: bigint }[];
+  /** Module parameters (name=value). */
+  params?: string[];
+  /** Wall-clock budget of the whole trial in ms (default 120000). */
+  wallMs?: number;
+}
+
+export const G = 'trial';
+const CHUNK_NS = 100_000_000n;
+const BAD_LINE = /\bOops\b|\bBUG:|WARNING:|Kernel panic|ftrace bug/;
+
+/** Boot a scratch machine; a failure is the trial.boot check. */
+export function bootScratch(o: TrialOptions): System | CheckResult {
+  try {
+    return createSystem({ image: o.image, cpus: o.cpus ?? 2, seed: o.seed ?? 1, nrUserTasks: 4 });
+  } catch (e) {
+    return result('trial.boot', G, 'fail', 'the scratch machine did not boot', (e as Error).message.split('\n').slice(0, 8));
+  }
+}
+
+/** The bytes of vmlinux's kernel text now. */
+export function snapshotText(sys: System): { addr: bigint; bytes: Buffer }[] {
+  const mem = sys.kernel.machine.mem;
+  return sys.kernel.image.sections.filter((s) => s.exec && s.addr >= MemoryMap.KERNEL_TEXT).map((s) => ({ addr: s.addr, bytes: Buffer.from(mem.read(s.addr, s.size)) }));
+}
+
+/** trial.text-restored: every text byte equals the snapshot; evidence names the differing ranges. */
+export function compareText(sys: System, snap: { addr: bigint; bytes: Buffer }[]): CheckResult {
+  const mem = sys.kernel.machine.mem;
+  const diffs: string[] = [];
+  let total = 0;
+  for (const s of snap) {
+    const now = mem.read(s.addr, s.bytes.length);
+    for (let i = 0; i < now.length; i++) {
+      if (now[i] === s.bytes[i]) continue;
+      let j = i;
+      while (j < now.length && now[j] !== s.bytes[j]) j++;
+      total += j - i;
+      const at = s.addr + BigInt(i);
+      if (diffs.length < 8) diffs.push(`${hexAddr(at)} ${sys.kernel.kallsyms.symbolize(at)}: was ${hex(s.bytes.subarray(i, j))}, now ${hex(now.subarray(i, j))}`);
+      i = j;
+    }
+  }
+  const size = snap.reduce((n, s) => n + s.bytes.length, 0);
+  if (total === 0) return result('trial.text-restored', G, 'pass', `kernel text (${size} bytes) is byte-identical to the snapshot`, []);
+  return result('trial.text-restored', G, 'fail', `${total} byte${total === 1 ? '' : 's'} of kernel text differ from the snapshot`, diffs);
+}
+
+/** Write `--set SYM=VALUE` variables (u64). */
+export function applySets(sys: System, o: TrialOptions): string[] {
+  const out: string[] = [];
+  for (const s of o.set ?? []) {
+    sys.kernel.machine.mem.writeU64(sys.kernel.sym(s.sym), s.value);
+    out.push(`${s.sym} = ${s.value}`);
+  }
+  return out;
+}
+
+/** Run the machine until `pred`, `ns` of guest time, or the wall deadline; returns whether pred held. */
+export function runUntil(sys: System, pred: () => boolean, ns: bigint, deadline: number): boolean {
+  const m = sys.kernel.machine;
+  const end = m.nowNs + ns;
+  while (!pred()) {
+    if (m.nowNs >= end || performance.now() > deadline || m.panicMessage !== undefined) return pred();
+    m.runUntil(pred, { maxNs: end - m.nowNs < CHUNK_NS ? end - m.nowNs : CHUNK_NS });
+  }
+  return true;
+}
+
+/** Where the trial started looking for trouble. */
+export interface Mark {
+  dmesg: number;
+  oopses: number;
+  warnings: number;
+}
+
+export function mark(sys: System): Mark {
+  return { dmesg: sys.kernel.dmesg().length, oopses: sys.kernel.oopses.length, warnings: sys.livepatch.warnings.length };
+}
+
+/** trial.no-oops: no oops, panic, BUG/WARNING line or livepatch WARN_ON since `from`. */
+export function oopsCheck(sys: System, from: Mark, extra: string[] = []): CheckResult {
+  const k = sys.kernel;
+  const ev: string[] = [];
+  for (const o of k.oopses.slice(from.oopses)) ev.push(`oops: vector ${o.vector} at ${hexAddr(o.rip)} ${o.text} on cpu${o.cpu}`);
+  if (k.machine.panicMessage !== undefined) ev.push(`panic: ${k.machine.panicMessage}`);
+  for (const w of sys.livepatch.warnings.slice(from.warnings)) ev.push(`WARN_ON: ${w}`);
+  const lines = k.dmesg().slice(from.dmesg);
+  const bad = lines.map((l, i) => ({ l, i })).filter(({ l }) => BAD_LINE.test(l));
+  for (const { i } of bad.slice(0, 2)) ev.push(...lines.slice(i, i + 6).map((l) => `dmesg: ${l}`));
+  ev.push(...extra);
+  if (ev.length === 0) return result('trial.no-oops', G, 'pass', 'no oops, panic, BUG or WARNING', []);
+  const n = k.oopses.length - from.oopses;
+  const head = n ? `${n} oops${n > 1 ? 'es' : ''}: ${k.oopses[from.oopses]!.text}` : k.machine.panicMessage ? `kernel panic: ${k.machine.panicMessage}` : ev[0]!;
+  return result('trial.no-oops', G, 'fail', head, [...new Set(ev)].slice(0, 24));
+}
+
+/** Every site ftrace writes during a trial, checked like a raw patch just before it is written. */
+export class PokeAudit {
+  readonly pokes: { patch: RawPatch; line: string; failed: CheckResult[] }[] = [];
+  private restore: (() => void) | undefined;
+
+  constructor(sys: System) {
+    const poker = sys.ftrace.poker;
+    const orig = poker.textPokeBpBatch.bind(poker);
+    poker.textPokeBpBatch = (batch) => {
+      const view = systemView(sys);
+      for (const s of batch) {
+        const label = `${sys.kernel.kallsyms.symbolize(s.addr)}`;
+        const patch: RawPatch = { spec: { site: hexAddr(s.addr), old: hex(s.old), new: hex(s.new) }, site: s.addr, old: Uint8Array.from(s.old), new: Uint8Array.from(s.new), label };
+        const call = s.new[0] === 0xe8 || s.new[0] === 0xe9 ? ` (${s.new[0] === 0xe8 ? 'call' : 'jmp'} ${view.kallsyms.symbolize(s.addr + 5n + BigInt(Buffer.from(s.new).readInt32LE(1)))})` : '';
+        const line = `${label}: ${hex(s.old)} → ${hex(s.new)}${call}`;
+        this.pokes.push({ patch, line, failed: checkRawPatch(view, patch).filter((c) => c.status === 'fail') });
+      }
+      return orig(batch);
+    };
+    this.restore = () => {
+      poker.textPokeBpBatch = orig;
+    };
+  }
+
+  /** trial.pokes: one line per poke, failing checks named. */
+  check(): CheckResult {
+    this.restore?.();
+    const bad = this.pokes.filter((p) => p.failed.length);
+    const ev = this.pokes.slice(0, 16).map((p) => p.line + (p.failed.length ? `  ✗ ${p.failed.map((c) => c.id).join(', ')}` : ''));
+    if (bad.length === 0) return result('trial.pokes', G, 'pass', `${this.pokes.length} text poke${this.pokes.length === 1 ? '' : 's'} by ftrace, each a valid ftrace site write`, ev);
+    const first = bad[0]!.failed[0]!;
+    return result('trial.pokes', G, 'fail', `${bad.length} of ${this.pokes.length} pokes fail static checks: ${first.id}: ${first.verdict}`, [...ev, ...bad[0]!.failed.flatMap((c) => [`${c.id}: ${c.verdict}`, ...c.evidence.map((e) => `  ${e}`)])]);
+  }
+}
