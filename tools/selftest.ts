@@ -1,12 +1,15 @@
-// selftest.ts - `klpemu selftest`: replay the kernel's livepatch kselftests and compare dmesg
+// selftest.ts - `klpemu selftest`: replay the kernel's livepatch kselftests (test-livepatch.sh, test-callbacks.sh) and compare dmesg
 
 import { parseArgs } from 'node:util';
 import { createSystem } from '../src/system.ts';
 import { Selftest, SelftestError } from '../src/selftests/functions.ts';
 import { TEST_LIVEPATCH, runScenario } from '../src/selftests/testLivepatch.ts';
+import { TEST_CALLBACKS } from '../src/selftests/testCallbacks.ts';
+
+const ALL = [...TEST_LIVEPATCH, ...TEST_CALLBACKS];
 
 const HELP = `usage: klpemu selftest [--cpus N] [--seed S] [--verbose] [TEST...]
-  Runs test-livepatch.sh's scenarios (${TEST_LIVEPATCH.map((s) => `"${s.name}"`).join(', ')}),
+  Runs test-livepatch.sh's scenarios (${ALL.map((s) => `"${s.name}"`).join(', ')}),
   each on a fresh machine, and prints "ok" or "not ok" with the diff of check_result.`;
 
 /** @returns 0 when every scenario passes */
@@ -19,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const chosen = positionals.length ? TEST_LIVEPATCH.filter((s) => positionals.includes(s.name)) : TEST_LIVEPATCH;
+  const chosen = positionals.length ? ALL.filter((s) => positionals.includes(s.name)) : ALL;
   if (chosen.length === 0) {
     process.stderr.write(`klpemu selftest: no such test: ${positionals.join(', ')}\n`);
     return 2;

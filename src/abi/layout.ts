@@ -281,8 +281,24 @@ export const KLP_OBJECT = {
   pre_unpatch: 0x20,
   post_unpatch: 0x28,
   patched: 0x30, // u8 internal
-  SIZE: 0x38,
+  mod: 0x38, // u64 internal: the object's struct module (MODULE) while it is loaded, else 0
+  SIZE: 0x40,
 } as const;
+
+/**
+ * The guest's view of a loaded module (struct module's name and state), in
+ * the vmalloc area; klp_object.mod points at it so guest callbacks can print
+ * `obj->mod->name` and the module state as the kernel's test modules do.
+ */
+export const MODULE = {
+  state: 0x00, // u32 ModuleState
+  name: 0x08, // char[56] (MODULE_NAME_LEN)
+  SIZE: 0x40,
+} as const;
+export const MODULE_NAME_LEN = 56;
+
+/** enum module_state (include/linux/module.h). */
+export const ModuleState = { LIVE: 0, COMING: 1, GOING: 2, UNFORMED: 3 } as const;
 
 export const KLP_FUNC = {
   old_name: 0x00, // u64 char*

@@ -26,6 +26,8 @@ export interface FtraceApi {
 export interface ModuleApi {
   /** The loaded module whose memory contains `addr`. */
   moduleOf(addr: bigint): { name: string; livepatch: boolean } | undefined;
+  /** The guest struct module (MODULE) of a loaded module, or 0 (klp_object.mod). */
+  moduleStruct(name: string): bigint;
   isLoaded(name: string): boolean;
   tryModuleGet(name: string): boolean;
   modulePut(name: string): void;
@@ -188,6 +190,7 @@ export class Livepatch {
   /** klp_init_object(): sysfs dirs, then resolve funcs if the object is loaded. */
   klpInitObject(patch: KlpPatch, obj: KlpObject): number {
     obj.loaded = obj.name === undefined || this.modules.isLoaded(obj.name);
+    if (obj.name !== undefined && obj.loaded) obj.mod = this.modules.moduleStruct(obj.name);
     createPatchSysfs(this, patch, obj);
     return obj.loaded ? this.klpInitObjectLoaded(patch, obj) : 0;
   }

@@ -8,6 +8,7 @@ import { Errno } from '../kernel/errno.ts';
 /** What livepatch needs to undo a module object's .klp.rela relocations (clear_relocate_add). */
 export interface KlpRelocClearer {
   clearKlpRelocs(lpMod: string, objName: string): void;
+  moduleStruct(name: string): bigint;
 }
 
 function objectsFor(lp: Livepatch, modName: string): { patch: KlpPatch; obj: KlpObject }[] {
@@ -19,6 +20,7 @@ function objectsFor(lp: Livepatch, modName: string): { patch: KlpPatch; obj: Klp
 /** klp_free_object_loaded(): forget the addresses of a module object. */
 function freeObjectLoaded(lp: Livepatch, patch: KlpPatch, obj: KlpObject, relocs: KlpRelocClearer): void {
   obj.loaded = false;
+  obj.mod = 0n;
   relocs.clearKlpRelocs(patch.modName, obj.name!);
   for (const f of obj.funcs) if (!f.nop) f.oldFunc = 0n;
 }
@@ -36,6 +38,7 @@ export function klpModuleComing(lp: Livepatch, modName: string, relocs: KlpReloc
   const done: { patch: KlpPatch; obj: KlpObject }[] = [];
   for (const { patch, obj } of objectsFor(lp, modName)) {
     obj.loaded = true;
+    obj.mod = relocs.moduleStruct(modName);
     let ret = lp.klpInitObjectLoaded(patch, obj);
     if (ret) {
       lp.prWarn(`failed to initialize patch '${patch.modName}' for module '${modName}' (${ret})`);

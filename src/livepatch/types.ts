@@ -71,6 +71,9 @@ export class KlpObject {
   callback(which: 'pre_patch' | 'post_patch' | 'pre_unpatch' | 'post_unpatch'): bigint {
     return this.dynamic ? 0n : this.mem.readU64(A(this.addr, KLP_OBJECT[which]));
   }
+  /** obj->mod: the guest struct module while the object's module is loaded. */
+  get mod(): bigint { return this.mem.readU64(A(this.addr, KLP_OBJECT.mod)); }
+  set mod(v: bigint) { this.mem.writeU64(A(this.addr, KLP_OBJECT.mod), v); }
   get patched(): boolean { return this.mem.readU8(A(this.addr, KLP_OBJECT.patched)) !== 0; }
   set patched(v: boolean) { this.mem.writeU8(A(this.addr, KLP_OBJECT.patched), v ? 1 : 0); }
 }

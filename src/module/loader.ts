@@ -19,6 +19,7 @@ import {
 } from '../elf/index.ts';
 import type { ElfFile, ElfSection } from '../elf/index.ts';
 import { relocate } from './relocate.ts';
+import { MODULE, MODULE_NAME_LEN, ModuleState } from '../abi/layout.ts';
 
 /** A loaded module. */
 export interface Module {
@@ -35,6 +36,8 @@ export interface Module {
   exit: bigint;
   params: Map<string, { type: string; addr: bigint }>;
   symbols: KSym[];
+  /** Its guest struct module (MODULE layout), for obj->mod in livepatch callbacks. */
+  guest: bigint;
 }
 
 /** What livepatch hooks into module load/unload (klp_module_coming/going). */
@@ -194,7 +197,7 @@ export class ModuleLoader {
     const sym = (n: string): bigint => symbols.find((s) => s.name === n)?.addr ?? 0n;
     const mod: Module = {
       name, base, size: image.length, elf: f, secAddr, livepatch: st.info.get('livepatch')?.[0] === 'Y', refcnt: 0,
-      state: 'COMING', init: sym('init_module'), exit: sym('cleanup_module'), params: new Map(), symbols,
+      state: 'COMING', init: sym('init_module'), exit: sym('cleanup_module'), params: new Map(), symbols, guest: this.guestModule(name),
     };
     for (const t of st.info.get('parmtype') ?? []) {
       const [p, type] = t.split(':');
@@ -204,6 +207,27 @@ export class ModuleLoader {
     this.sysfs(mod);
     this.ftrace?.ftraceModuleInit(mcountLocs(f, this.k, secAddr));
     return mod;
+  }
+
+  /** A guest struct module: state and name (MODULE in layout.ts). */
+  private guestModule(name: string): bigint {
+    const at = this.k.vmalloc.alloc(MODULE.SIZE, 16n);
+    const mem = this.k.machine.mem;
+    mem.write(at, new Uint8Array(MODULE.SIZE));
+    mem.write(at + BigInt(MODULE.name), Buffer.from(name.slice(0, MODULE_NAME_LEN - 1), 'latin1'));
+    mem.writeU32(at + BigInt(MODULE.state), ModuleState.COMING);
+    return at;
+  }
+
+  /** mod->state, in the host and in guest memory. */
+  private setState(mod: Module, state: Module['state']): void {
+    mod.state = state;
+    this.k.machine.mem.writeU32(mod.guest + BigInt(MODULE.state), ModuleState[state]);
+  }
+
+  /** The guest struct module of a loaded module, or 0. */
+  moduleStruct(name: string): bigint {
+    return this.modules.get(name)?.guest ?? 0n;
   }
 
   private sysfs(mod: Module): void {
@@ -249,13 +273,13 @@ export class ModuleLoader {
     let ret = 0;
     if (mod.init) ret = Number(BigInt.asIntN(32, this.k.callGuest(mod.init, [])));
     if (ret < 0) {
-      mod.state = 'GOING';
+      this.setState(mod, 'GOING');
       this.notifier?.going(mod);
       this.free(mod);
       return ret;
     }
     if (ret > 0) this.k.printk(LogLevel.WARNING, `${mod.name}: '${mod.name}'->init suspiciously returned ${ret}, it should follow 0/-E convention`);
-    mod.state = 'LIVE';
+    this.setState(mod, 'LIVE');
     return 0;
   }
 
@@ -264,7 +288,7 @@ export class ModuleLoader {
     const mod = this.modules.get(name);
     if (!mod) return -Errno.ENOENT;
     if (mod.refcnt > 0) return -Errno.EBUSY;
-    mod.state = 'GOING';
+    this.setState(mod, 'GOING');
     if (mod.exit) this.k.callGuest(mod.exit, []);
     this.notifier?.going(mod);
     this.free(mod);
@@ -280,6 +304,7 @@ export class ModuleLoader {
     for (let i = this.k.textRanges.length - 1; i >= 0; i--) if (this.k.textRanges[i]!.owner === mod.name) this.k.textRanges.splice(i, 1);
     this.k.vfs.removeTree(`/sys/module/${mod.name}`);
     this.k.moduleArea.release(mod.base);
+    this.k.vmalloc.release(mod.guest);
     this.modules.delete(mod.name);
   }
 

@@ -110,6 +110,14 @@ export class Selftest {
     if (!this.loopUntil(() => !this.exists(`${SYSFS_KLP_DIR}/${mod}`))) throw new SelftestError(`failed to disable livepatch ${mod}`);
   }
 
+  /** set_pre_patch_ret: echo V > /sys/module/M/parameters/pre_patch_ret, wait for the read-back. */
+  setPrePatchRet(mod: string, value: number): void {
+    const path = `/sys/module/${mod}/parameters/pre_patch_ret`;
+    this.log(`% echo ${value} > ${path}`);
+    this.sh(`echo ${value} > ${path}`);
+    if (!this.loopUntil(() => this.read(path) === String(value))) throw new SelftestError(`failed to set pre_patch_ret parameter for ${mod} module`);
+  }
+
   /** start_test: the canary line, then the test's banner. */
   startTest(name: string): void {
     this.testNo++;
