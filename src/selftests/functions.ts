@@ -145,6 +145,11 @@ export class Selftest {
     return diff;
   }
 
+  /** Entries in /sys/kernel/livepatch (ls | wc -l). */
+  livepatchEntries(): number {
+    return this.sys.kernel.vfs.list(SYSFS_KLP_DIR).length;
+  }
+
   /** `cat FILE` as the scripts use it. */
   cat(path: string): string {
     const r = this.sh(`cat ${path}`);

@@ -130,7 +130,58 @@ ${un(MOD_PATCH)}
 ${MOD_TARGET}: ${MOD_TARGET}_exit`,
 };
 
-export const TEST_LIVEPATCH: Scenario[] = [BASIC, MULTIPLE, MODULE_FUNCTION, MODULE_FUNCTION_LP_FIRST];
+const MOD_SYSCALL = 'test_klp_syscall';
+const MOD_CALLBACKS = 'test_klp_callbacks_demo';
+
+/** ENcb(P; vmlinux) for the callbacks demo. */
+const enCbVmlinux = (p: string): string => `livepatch: enabling patch '${p}'
+livepatch: '${p}': initializing patching transition
+${p}: pre_patch_callback: vmlinux
+livepatch: '${p}': starting patching transition
+livepatch: '${p}': completing patching transition
+${p}: post_patch_callback: vmlinux
+livepatch: '${p}': patching complete`;
+
+export const ATOMIC_REPLACE: Scenario = {
+  name: 'atomic replace livepatch',
+  run(t) {
+    t.loadLp(MOD_LIVEPATCH);
+    greps(t);
+    t.loadLp(MOD_SYSCALL);
+    t.loadLp(MOD_CALLBACKS);
+    const n = t.livepatchEntries();
+    if (n !== 3) throw new SelftestError(`Expecting three modules listed, found ${n}`);
+    t.loadLp(MOD_REPLACE, 'replace=1');
+    greps(t);
+    if (!t.loopUntil(() => t.livepatchEntries() === 1)) throw new SelftestError('Expecting only one module listed');
+    t.unloadLp(MOD_CALLBACKS);
+    t.unloadLp(MOD_SYSCALL);
+    t.unloadLp(MOD_LIVEPATCH);
+    greps(t);
+    t.disableLp(MOD_REPLACE);
+    t.unloadLp(MOD_REPLACE);
+    greps(t);
+  },
+  expected: `% insmod test_modules/${MOD_LIVEPATCH}.ko
+${en(MOD_LIVEPATCH)}
+${MOD_LIVEPATCH}: this has been live patched
+% insmod test_modules/${MOD_SYSCALL}.ko
+${en(MOD_SYSCALL)}
+% insmod test_modules/${MOD_CALLBACKS}.ko
+${enCbVmlinux(MOD_CALLBACKS)}
+% insmod test_modules/${MOD_REPLACE}.ko replace=1
+${en(MOD_REPLACE)}
+${MOD_REPLACE}: this has been live patched
+% rmmod ${MOD_CALLBACKS}
+% rmmod ${MOD_SYSCALL}
+% rmmod ${MOD_LIVEPATCH}
+${MOD_REPLACE}: this has been live patched
+% echo 0 > /sys/kernel/livepatch/${MOD_REPLACE}/enabled
+${un(MOD_REPLACE)}
+% rmmod ${MOD_REPLACE}`,
+};
+
+export const TEST_LIVEPATCH: Scenario[] = [BASIC, MULTIPLE, ATOMIC_REPLACE, MODULE_FUNCTION, MODULE_FUNCTION_LP_FIRST];
 
 /** Run one scenario the way the script does; returns the check_result diff (empty = ok). */
 export function runScenario(t: Selftest, s: Scenario): string[] {
