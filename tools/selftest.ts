@@ -5,8 +5,9 @@ import { createSystem } from '../src/system.ts';
 import { Selftest, SelftestError } from '../src/selftests/functions.ts';
 import { TEST_LIVEPATCH, runScenario } from '../src/selftests/testLivepatch.ts';
 import { TEST_CALLBACKS } from '../src/selftests/testCallbacks.ts';
+import { TEST_FTRACE } from '../src/selftests/testFtrace.ts';
 
-const ALL = [...TEST_LIVEPATCH, ...TEST_CALLBACKS];
+const ALL = [...TEST_LIVEPATCH, ...TEST_CALLBACKS, ...TEST_FTRACE];
 
 const HELP = `usage: klpemu selftest [--cpus N] [--seed S] [--verbose] [TEST...]
   Runs test-livepatch.sh's scenarios (${ALL.map((s) => `"${s.name}"`).join(', ')}),

@@ -145,6 +145,22 @@ export class Selftest {
     return diff;
   }
 
+  /**
+   * set_ftrace_enabled [--fail] V: sysctl -q kernel.ftrace_enabled=V; when the
+   * read-back differs, with --fail its stderr goes to the log, else the test
+   * cannot run (SKIP).
+   */
+  setFtraceEnabled(value: number, opts: { fail?: boolean } = {}): void {
+    const r = this.sh(`sysctl -q kernel.ftrace_enabled=${value}`);
+    const now = this.read('/proc/sys/kernel/ftrace_enabled');
+    if (now !== String(value)) {
+      if (!opts.fail) throw new SelftestError(`can't set sysctl kernel.ftrace_enabled=${value}`);
+      this.log(`livepatch: ${r.err.trim().replaceAll('/proc/sys/kernel/', 'kernel.')}`);
+      return;
+    }
+    this.log(`livepatch: kernel.ftrace_enabled = ${value}`);
+  }
+
   /** Entries in /sys/kernel/livepatch (ls | wc -l). */
   livepatchEntries(): number {
     return this.sys.kernel.vfs.list(SYSFS_KLP_DIR).length;
