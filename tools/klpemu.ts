@@ -8,6 +8,7 @@ type Sub = { describe: string; load: () => Promise<{ main(argv: string[]): Promi
 const SUBCOMMANDS: Record<string, Sub> = {
   run: { describe: 'the main demo: boot, live-patch cmdline_proc_show, undo it', load: () => import('./run.ts') },
   selftest: { describe: "replay the kernel's livepatch kselftests, compare dmesg", load: () => import('./selftest.ts') },
+  validate: { describe: 'check a livepatch module or raw patch bytes: static checks and a trial run', load: () => import('./validate.ts') },
   repl: { describe: 'debugger: break, step, watch text pokes, tasks and patch state', load: () => import('../src/debugger/cli.ts') },
 };
 

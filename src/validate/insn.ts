@@ -75,3 +75,15 @@ export function isCanonical(a: bigint): boolean {
   const top = a >> 47n;
   return top === 0n || top === (1n << 17n) - 1n;
 }
+
+/** Why bytes that are not the ftrace nop might pass for it. */
+export function lookalike(b: Uint8Array, site: bigint): string[] {
+  const real = formatInsn(decode(FTRACE_NOP, site).insns[0]!);
+  const { insns, complete } = decode(b, site);
+  const out: string[] = [];
+  if (insns.length > 1 && insns.every((i) => i.mnemonic === 'nop')) out.push(`${insns.length} nops, not one: a CPU can stop between them and later run the middle of the new instruction`);
+  if (insns[0] && insns[0].size !== b.length) out.push(`the first instruction is ${`${insns[0].size} byte${insns[0].size === 1 ? '' : 's'}`}; the next one starts inside the 5-byte window`);
+  if (insns.length === 1 && complete && insns[0]!.mnemonic === 'nop') out.push('a 5-byte nop, but not x86_nops[5] (different prefix/ModRM/SIB/displacement)');
+  if (insns[0] && formatInsn(insns[0]) === real && !isFtraceNop(b)) out.push(`capstone prints it as \`${real}\` like the real one: compare bytes, not disassembly`);
+  return out;
+}

@@ -2,10 +2,11 @@
 
 import type { System } from '../system.ts';
 import type { KSym } from '../kernel/kallsyms.ts';
-import type { HookHandle } from '../../emu/types.ts';
-import { PERCPU, TASK } from '../abi/layout.ts';
+import type { Engine, HookHandle } from '../../emu/types.ts';
+import { UC_HOOK_CODE } from '../../emu/raw/x86Const.ts';
+import { CMDLINE_LEN, PERCPU, SHELL_MAILBOX, ShellCmd, TASK } from '../abi/layout.ts';
 import { disassemble } from '../asm/disasm.ts';
-import { catProc } from '../kernel/klpsh.ts';
+import { runUntil, type TrialClock } from './trialKit.ts';
 
 /** A procfs file and its show function (fs/proc: proc_entries and modules' proc_dyn_entries). */
 export interface ProcEntry {
@@ -16,6 +17,8 @@ export interface ProcEntry {
 const SEQ_SIZE = 24;
 const SEQ_BUF = 4096;
 const CALL_DEPTH = 6;
+const CAT_NS = 5_000_000_000n;
+const CAT_WALL_MS = 10_000;
 
 /** Every /proc file the guest serves now. */
 export function procEntries(sys: System): ProcEntry[] {
@@ -68,14 +71,30 @@ export function procPathsReaching(sys: System, fn: bigint): ProcEntry[] {
   return procEntries(sys).filter((e) => reaches(e.show));
 }
 
-/** `cat PATH` by the guest shell task: its output, or what went wrong. */
-export function catOnce(sys: System, path: string): { out?: string; error?: string } {
-  try {
-    const r = catProc(sys.kernel, path);
-    return r.status < 0n ? { error: `read ${path}: error ${r.status}` } : { out: r.out };
-  } catch (e) {
-    return { error: (e as Error).message.split('\n')[0] };
+/**
+ * `cat PATH` by the guest shell task (klpsh.ts's mailbox protocol), with a
+ * wall-clock limit so a stuck or dead task cannot hang the trial.
+ */
+export function catOnce(sys: System, path: string, clock: TrialClock): { out?: string; error?: string } {
+  const k = sys.kernel;
+  const mem = k.machine.mem;
+  const box = k.sym('shell_mailbox');
+  const a = (off: number): bigint => box + BigInt(off);
+  if (mem.readU64(a(SHELL_MAILBOX.seq)) !== mem.readU64(a(SHELL_MAILBOX.done_seq))) return { error: 'the shell task is still busy with an earlier read' };
+  const p = Buffer.alloc(CMDLINE_LEN);
+  p.write(path.slice(0, CMDLINE_LEN - 1), 'latin1');
+  mem.write(a(SHELL_MAILBOX.path), p);
+  mem.writeU32(a(SHELL_MAILBOX.cmd), ShellCmd.CAT);
+  mem.writeU64(a(SHELL_MAILBOX.out_len), 0n);
+  const seq = mem.readU64(a(SHELL_MAILBOX.seq)) + 1n;
+  mem.writeU64(a(SHELL_MAILBOX.seq), seq);
+  if (!runUntil(sys, () => mem.readU64(a(SHELL_MAILBOX.done_seq)) >= seq, CAT_NS, clock, `cat ${path}`, CAT_WALL_MS)) {
+    return { error: `cat ${path} did not finish (the shell task is stuck or dead)` };
   }
+  const status = BigInt.asIntN(64, mem.readU64(a(SHELL_MAILBOX.status)));
+  if (status < 0n) return { error: `read ${path}: error ${status}` };
+  const len = Number(mem.readU64(a(SHELL_MAILBOX.out_len)));
+  return { out: len > 0 ? mem.read(a(SHELL_MAILBOX.out), len).toString('latin1') : '' };
 }
 
 /** show(m, NULL) called from host code as CPU `cpu`, with a fresh seq_file: its output. */
@@ -98,18 +117,37 @@ export function callShow(sys: System, show: bigint, cpu: number): { out?: string
   }
 }
 
+/** The engine's internal hook registration (emu/engine.ts), used without its full tb_flush. */
+interface RawHookEngine {
+  addHook(type: number, proto: 'code', fn: (...a: never[]) => unknown, live: { on: boolean }, begin: bigint, end: bigint): HookHandle;
+}
+
+/**
+ * A code hook on one address. Engine.addCodeHook flushes every translation,
+ * and the first flush of an engine costs seconds on Unicorn 2.0.1; the hook
+ * only needs the blocks containing `addr` retranslated, which the caller does
+ * with Machine.syncCore. Falls back to addCodeHook if the engine changes.
+ */
+function addRangeHook(engine: Engine, addr: bigint, cb: () => void): HookHandle {
+  const raw = engine as unknown as Partial<RawHookEngine>;
+  if (typeof raw.addHook !== 'function') return engine.addCodeHook(cb, addr, addr);
+  const live = { on: true };
+  const h = raw.addHook.call(engine, UC_HOOK_CODE, 'code', () => {
+    if (live.on) cb();
+  }, live, addr, addr);
+  return { remove: () => { live.on = false; h.remove(); } };
+}
+
 /** Who ran an address: per vCPU and task, counted by code hooks on every vCPU engine. */
 export class ExecWatch {
   readonly hits = new Map<bigint, { cpu: number; pid: number; comm: string }[]>();
   private handles: HookHandle[] = [];
 
   constructor(private readonly sys: System, addrs: bigint[]) {
-    const k = sys.kernel;
-    for (const v of k.machine.vcpus) {
-      for (const a of addrs) {
-        this.handles.push(v.engine.addCodeHook(() => this.hit(a, v.id), a, a));
-      }
-    }
+    const m = sys.kernel.machine;
+    for (const v of m.vcpus) for (const a of addrs) this.handles.push(addRangeHook(v.engine, a, () => this.hit(a, v.id)));
+    // Drop only the translations that contain the hooked addresses (see addRangeHook).
+    for (const a of addrs) m.syncCore(a, a + 1n);
   }
 
   private hit(addr: bigint, cpu: number): void {

@@ -4,10 +4,8 @@ import { readFileSync } from 'node:fs';
 import { hexAddr, resolveAddress, symbolize, type KernelView } from './kernelView.ts';
 import { FTRACE_NOP, encodeRel32, parseHex } from './insn.ts';
 import { ValidateInputError, type CheckResult } from './types.ts';
-import { siteChecks } from './checks/site.ts';
-import { bytesChecks } from './checks/bytes.ts';
-import { insnChecks } from './checks/insn.ts';
-import { targetChecks } from './checks/target.ts';
+import { bytesChecks, siteChecks } from './checks/site.ts';
+import { insnChecks, targetChecks } from './checks/new.ts';
 
 /** A patch as a user or a JSON file gives it. */
 export interface RawPatchSpec {

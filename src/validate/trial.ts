@@ -2,14 +2,16 @@
 
 import type { System } from '../system.ts';
 import { hexAddr } from './kernelView.ts';
-import type { StaticModule } from './staticModule.ts';
+import type { StaticModule } from './index.ts';
 import { ExecWatch, callShow, catOnce, procPathsReaching } from './probe.ts';
 import {
-  G, PokeAudit, applySets, bootScratch, compareText, mark, oopsCheck, runUntil, snapshotText, type Mark, type TrialOptions,
+  G, PokeAudit, TrialClock, applySets, bootScratch, compareText, hangCheck, mark, oopsCheck, runUntil, snapshotText, type Mark, type TrialOptions,
 } from './trialKit.ts';
 import { result, type CheckResult } from './types.ts';
 
 const SECOND = 1_000_000_000n;
+/** Wall-clock limit of one transition wait (guest time is the real limit). */
+const PHASE_WALL_MS = 60_000;
 
 /** One patched vmlinux function and how the trial reaches it. */
 interface Target {
@@ -41,10 +43,10 @@ function targets(sys: System, st: StaticModule): Target[] {
 const first = (s: string | undefined): string => JSON.stringify((s ?? '').split('\n')[0]!.slice(0, 60));
 
 /** Outputs of every probe of a target: `cat PATH` by a task, and show() as each vCPU. */
-function probe(sys: System, t: Target, direct: boolean): Map<string, string> {
+function probe(sys: System, t: Target, direct: boolean, clock: TrialClock): Map<string, string> {
   const out = new Map<string, string>();
   for (const p of t.paths) {
-    const r = catOnce(sys, p);
+    const r = catOnce(sys, p, clock);
     out.set(`cat ${p}`, r.out ?? `<${r.error}>`);
   }
   if (direct && t.show) {
@@ -73,12 +75,12 @@ function newCodeCheck(t: Target, after: Map<string, string>, watch: ExecWatch): 
 }
 
 /** Wait for the transition; on timeout, name the tasks in the way with their stacks. */
-function waitTransition(sys: System, o: TrialOptions, deadline: number, what: string): CheckResult {
+function waitTransition(sys: System, o: TrialOptions, clock: TrialClock, what: string): CheckResult {
   const lp = sys.livepatch;
   const name = lp.transition.patch?.modName ?? '?';
   const t0 = sys.kernel.machine.nowNs;
   const limit = BigInt(o.timeoutS ?? 10) * SECOND;
-  if (runUntil(sys, () => !lp.transition.patch, limit, deadline)) {
+  if (runUntil(sys, () => !lp.transition.patch, limit, clock, `the ${what} transition`, PHASE_WALL_MS)) {
     const ms = (sys.kernel.machine.nowNs - t0) / 1_000_000n;
     return result('trial.transition', G, 'pass', `the ${what} transition of '${name}' completed after ${ms} ms of guest time (${lp.transition.attempts} attempts)`, []);
   }
@@ -97,7 +99,7 @@ function waitTransition(sys: System, o: TrialOptions, deadline: number, what: st
 }
 
 /** Disable (or reverse a stuck transition), wait, rmmod. */
-function unload(sys: System, name: string, o: TrialOptions, deadline: number): CheckResult {
+function unload(sys: System, name: string, o: TrialOptions, clock: TrialClock): CheckResult {
   const lp = sys.livepatch;
   const ev: string[] = [];
   const patch = lp.findPatch(name);
@@ -105,7 +107,7 @@ function unload(sys: System, name: string, o: TrialOptions, deadline: number): C
     const r = sys.shell.run(`echo 0 > /sys/kernel/livepatch/${name}/enabled`);
     ev.push(`echo 0 > /sys/kernel/livepatch/${name}/enabled: ${r.status === 0 ? 'ok' : r.err.trim()}`);
     const limit = BigInt(o.timeoutS ?? 10) * 1_000_000_000n;
-    if (!runUntil(sys, () => !lp.transition.patch && !lp.findPatch(name), limit, deadline)) {
+    if (!runUntil(sys, () => !lp.transition.patch && !lp.findPatch(name), limit, clock, 'the unpatching transition', PHASE_WALL_MS)) {
       ev.push(`still in transition; blocked by ${lp.transition.blocked.map((b) => `${b.comm}:${b.pid} (${b.detail})`).join(', ')}`);
       return result('trial.unload', G, 'fail', `the unpatching transition of '${name}' did not complete`, ev);
     }
@@ -125,16 +127,16 @@ const dmesgSince = (sys: System, m: Mark): string[] => sys.kernel.dmesg().slice(
  * oopses, disable, rmmod, compare the text. Returns the trial.* checks.
  */
 export function trialModule(bytes: Uint8Array, st: StaticModule, o: TrialOptions): CheckResult[] {
-  const deadline = performance.now() + (o.wallMs ?? 120_000);
+  const clock = new TrialClock(o.wallMs ?? 180_000);
   const sys = bootScratch(o);
   if (!('kernel' in sys)) return [sys];
   const checks: CheckResult[] = [];
   try {
     const tg = targets(sys, st);
-    for (const t of tg) t.before = probe(sys, t, true);
+    for (const t of tg) t.before = probe(sys, t, true, clock);
     const sets = applySets(sys, o);
     // Let the workload run into the new settings (e.g. a reader asleep inside a function) before loading.
-    if (sets.length) runUntil(sys, () => false, SECOND / 2n, deadline);
+    if (sets.length) runUntil(sys, () => false, SECOND / 2n, clock, 'settling after --set');
     const snap = snapshotText(sys);
     const m = mark(sys);
     const audit = new PokeAudit(sys);
@@ -146,17 +148,18 @@ export function trialModule(bytes: Uint8Array, st: StaticModule, o: TrialOptions
       checks.push(result('trial.load', G, 'fail', `insmod ${name} failed: ${ret}${setNote}`, dmesgSince(sys, m)));
     } else {
       checks.push(result('trial.load', G, 'pass', `insmod ${name} returned 0${setNote}`, dmesgSince(sys, m).slice(0, 6)));
-      const tr = waitTransition(sys, o, deadline, 'patching');
+      const tr = waitTransition(sys, o, clock, 'patching');
       checks.push(tr);
       if (tr.status === 'pass') {
-        runUntil(sys, () => false, 300_000_000n, deadline);
+        runUntil(sys, () => false, 300_000_000n, clock, 'the workload');
         const oopsed = sys.kernel.oopses.length > m.oopses;
-        for (const t of tg) checks.push(newCodeCheck(t, probe(sys, t, !oopsed), watch));
+        for (const t of tg) checks.push(newCodeCheck(t, probe(sys, t, !oopsed && clock.stalls.length === 0, clock), watch));
       } else for (const t of tg) checks.push(result('trial.new-code', G, 'skip', 'not probed: the transition did not complete', [`${t.newName} ran: ${watch.summary(t.newFunc)}`], `${t.name} → ${t.newName}`));
     }
     watch.remove();
     checks.push(oopsCheck(sys, m));
-    if (ret >= 0) checks.push(unload(sys, name, o, deadline));
+    if (ret >= 0) checks.push(unload(sys, name, o, clock));
+    checks.push(hangCheck(clock));
     checks.push(audit.check());
     checks.push(compareText(sys, snap));
   } catch (e) {

@@ -19,18 +19,25 @@ export interface TrialOptions {
   set?: { sym: string; value: bigint }[];
   /** Module parameters (name=value). */
   params?: string[];
-  /** Wall-clock budget of the whole trial in ms (default 120000). */
+  /** Wall-clock budget of the whole trial in ms (default 180000). */
   wallMs?: number;
+  /**
+   * Abort a slice after this many wall-clock µs without a guest event (a new
+   * function or patched site that loops forever); 0 = off (such a loop then
+   * hangs the trial). Costs ~150 µs per slice: about 5x slower.
+   */
+  watchdogUs?: number;
 }
 
 export const G = 'trial';
-const CHUNK_NS = 100_000_000n;
+const STALL_WALL_MS = 3_000;
+const STALL_GUEST_NS = 50_000_000n;
 const BAD_LINE = /\bOops\b|\bBUG:|WARNING:|Kernel panic|ftrace bug/;
 
 /** Boot a scratch machine; a failure is the trial.boot check. */
 export function bootScratch(o: TrialOptions): System | CheckResult {
   try {
-    return createSystem({ image: o.image, cpus: o.cpus ?? 2, seed: o.seed ?? 1, nrUserTasks: 4 });
+    return createSystem({ image: o.image, cpus: o.cpus ?? 2, seed: o.seed ?? 1, nrUserTasks: 4, watchdogUs: o.watchdogUs ?? 0 });
   } catch (e) {
     return result('trial.boot', G, 'fail', 'the scratch machine did not boot', (e as Error).message.split('\n').slice(0, 8));
   }
@@ -74,15 +81,52 @@ export function applySets(sys: System, o: TrialOptions): string[] {
   return out;
 }
 
-/** Run the machine until `pred`, `ns` of guest time, or the wall deadline; returns whether pred held. */
-export function runUntil(sys: System, pred: () => boolean, ns: bigint, deadline: number): boolean {
+/** The trial's wall-clock budget, and where the guest stopped making progress. */
+export class TrialClock {
+  readonly deadline: number;
+  readonly stalls: string[] = [];
+
+  constructor(wallMs: number) {
+    this.deadline = performance.now() + wallMs;
+  }
+
+  get expired(): boolean {
+    return performance.now() > this.deadline;
+  }
+}
+
+/**
+ * Run the machine slice by slice until `pred`, `ns` of guest time, a panic,
+ * or `wallMs` of wall time (capped by the trial's deadline) - a guest stuck
+ * in a loop without events only advances its clock per watchdog slice, so
+ * the wall limit is what ends it; that is recorded as a stall of `what`.
+ */
+export function runUntil(sys: System, pred: () => boolean, ns: bigint, clock: TrialClock, what: string, wallMs = 30_000): boolean {
   const m = sys.kernel.machine;
-  const end = m.nowNs + ns;
+  const t0 = m.nowNs;
+  const end = t0 + ns;
+  const wall0 = performance.now();
+  // Once the guest stalled, later phases get a short leash.
+  const stop = Math.min(clock.deadline, wall0 + (clock.stalls.length ? Math.min(wallMs, 1_000) : wallMs));
   while (!pred()) {
-    if (m.nowNs >= end || performance.now() > deadline || m.panicMessage !== undefined) return pred();
-    m.runUntil(pred, { maxNs: end - m.nowNs < CHUNK_NS ? end - m.nowNs : CHUNK_NS });
+    if (m.nowNs >= end || m.panicMessage !== undefined) return pred();
+    const now = performance.now();
+    // Normal runs do a guest second in 0.3-2 s of wall time; 50 ms in 3 s is a loop without events.
+    const crawling = now - wall0 > STALL_WALL_MS && m.nowNs - t0 < STALL_GUEST_NS;
+    if (now > stop || crawling) {
+      const ms = Number((m.nowNs - t0) / 1_000_000n);
+      clock.stalls.push(`${what}: only ${ms} ms of guest time passed in ${((now - wall0) / 1000).toFixed(1)} s (a loop without guest events?)`);
+      return pred();
+    }
+    if (!m.step()) return pred();
   }
   return true;
+}
+
+/** trial.no-hang: the guest kept making progress in every phase. */
+export function hangCheck(clock: TrialClock): CheckResult {
+  if (clock.stalls.length === 0) return result('trial.no-hang', G, 'pass', 'the guest made progress in every phase', []);
+  return result('trial.no-hang', G, 'fail', `the guest stopped making progress: ${clock.stalls[0]}`, clock.stalls);
 }
 
 /** Where the trial started looking for trouble. */
@@ -96,7 +140,7 @@ export function mark(sys: System): Mark {
   return { dmesg: sys.kernel.dmesg().length, oopses: sys.kernel.oopses.length, warnings: sys.livepatch.warnings.length };
 }
 
-/** trial.no-oops: no oops, panic, BUG/WARNING line or livepatch WARN_ON since `from`. */
+/** trial.no-oops: no oops, panic, BUG/WARNING line or livepatch WARN_ON since `from` (`extra` is evidence only). */
 export function oopsCheck(sys: System, from: Mark, extra: string[] = []): CheckResult {
   const k = sys.kernel;
   const ev: string[] = [];
@@ -106,8 +150,8 @@ export function oopsCheck(sys: System, from: Mark, extra: string[] = []): CheckR
   const lines = k.dmesg().slice(from.dmesg);
   const bad = lines.map((l, i) => ({ l, i })).filter(({ l }) => BAD_LINE.test(l));
   for (const { i } of bad.slice(0, 2)) ev.push(...lines.slice(i, i + 6).map((l) => `dmesg: ${l}`));
+  if (ev.length === 0) return result('trial.no-oops', G, 'pass', 'no oops, panic, BUG or WARNING', extra);
   ev.push(...extra);
-  if (ev.length === 0) return result('trial.no-oops', G, 'pass', 'no oops, panic, BUG or WARNING', []);
   const n = k.oopses.length - from.oopses;
   const head = n ? `${n} oops${n > 1 ? 'es' : ''}: ${k.oopses[from.oopses]!.text}` : k.machine.panicMessage ? `kernel panic: ${k.machine.panicMessage}` : ev[0]!;
   return result('trial.no-oops', G, 'fail', head, [...new Set(ev)].slice(0, 24));

@@ -65,6 +65,7 @@ export const CHECK_IDS: Record<string, string> = {
   'trial.transition': 'the transition completes within the time limit',
   'trial.new-code': 'calls of the patched functions run the new code',
   'trial.no-oops': 'no oops, panic, BUG or WARNING during the trial',
+  'trial.no-hang': 'the guest kept making progress (no loop without guest events)',
   'trial.unload': 'disable, the unpatching transition and rmmod succeed',
   'trial.text-restored': 'kernel text is byte-identical to the snapshot taken before loading',
   'trial.apply': 'text_poke_bp applies the raw patches',
