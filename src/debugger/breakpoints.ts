@@ -4,6 +4,7 @@ import type { Machine, Vcpu } from '../../emu/machine/index.ts';
 import type { HookHandle } from '../../emu/types.ts';
 import { evaluate, isTrue, type EvalContext } from './expr.ts';
 import type { Numbered, StopQueue } from './stops.ts';
+import { withRangeFlush } from './flush.ts';
 
 /** A breakpoint. Internal ones (finish, nexti, until) are not listed and not numbered for users. */
 export interface Breakpoint extends Numbered {
@@ -57,7 +58,10 @@ export class Breakpoints {
     if (loc) return loc;
     loc = { addr, bps: [], hooks: [] };
     const l = loc;
-    for (const v of this.machine.vcpus) l.hooks.push(v.engine.addCodeHook(() => this.hit(v, l), addr, addr));
+    const only = [{ lo: addr, hi: addr + 1n }];
+    for (const v of this.machine.vcpus) {
+      l.hooks.push(withRangeFlush([v.engine], only, () => v.engine.addCodeHook(() => this.hit(v, l), addr, addr)));
+    }
     this.locations.set(addr, l);
     return l;
   }

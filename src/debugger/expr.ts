@@ -155,10 +155,12 @@ export function evaluateNumber(src: string, ctx: EvalContext): bigint {
   return v;
 }
 
-/** Check the syntax without evaluating (for `break … if COND` at creation time). */
+/** Stand-in values: parse an expression fully without reading anything. */
+const SYNTAX_ONLY: EvalContext = { variable: () => 1n, symbol: () => 1n, readU64: () => 1n };
+
+/** Check the syntax without evaluating (for `break … if COND` at creation time). @throws ExprError */
 export function checkSyntax(src: string): void {
-  const toks = tokenize(src);
-  if (toks.length === 0) throw new ExprError('empty expression');
+  new Parser(tokenize(src), SYNTAX_ONLY).parse();
 }
 
 /** Is the condition true? Strings and non-zero numbers are true. */

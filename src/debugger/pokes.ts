@@ -15,7 +15,12 @@ export interface PokeRecord {
   after: Uint8Array;
   /** The site's bytes after each text_poke_sync of the batch (int3, tail, head). */
   phases: Uint8Array[];
+  /** Before and after disassembled when the poke happened (symbols such as trampolines may go later). */
+  text: { before: string; after: string };
 }
+
+/** Disassemble `bytes` at `addr` for the record. */
+export type PokeDescriber = (addr: bigint, bytes: Uint8Array) => string;
 
 /**
  * The poke log. TextPoker writes text through the shared host buffers, which
@@ -28,7 +33,7 @@ export class PokeLog {
   readonly listeners: ((r: PokeRecord) => void)[] = [];
   private readonly original: TextPoker['textPokeBpBatch'];
 
-  constructor(private readonly machine: Machine, private readonly poker: TextPoker) {
+  constructor(private readonly machine: Machine, private readonly poker: TextPoker, private readonly describe: PokeDescriber) {
     this.original = poker.textPokeBpBatch;
     poker.textPokeBpBatch = (batch) => this.batch(batch);
   }
@@ -58,7 +63,9 @@ export class PokeLog {
     if (bad) return bad;
     const by = this.who();
     batch.forEach((s, i) => {
-      const r: PokeRecord = { seq: this.records.length + 1, timeNs: this.machine.nowNs, by, addr: s.addr, before: before[i]!, after: read(s), phases: phases[i]! };
+      const after = read(s);
+      const text = { before: this.describe(s.addr, before[i]!), after: this.describe(s.addr, after) };
+      const r: PokeRecord = { seq: this.records.length + 1, timeNs: this.machine.nowNs, by, addr: s.addr, before: before[i]!, after, phases: phases[i]!, text };
       this.records.push(r);
       for (const l of this.listeners) l(r);
     });

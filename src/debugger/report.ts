@@ -15,12 +15,12 @@ export function taskLabel(d: Debugger, cpu: number): string {
   return t ? `pid ${t.pid} ${t.comm}` : 'no task';
 }
 
-/** ` # ftrace site: nop` / `call <target>` for an ftrace record's address. */
+/** `<- ftrace site (nop)` / `(patched, N ops)` for an ftrace record's address. */
 export function siteNote(d: Debugger, addr: bigint): string {
   const rec = d.target.ftrace?.records.find((r) => r.ip === addr);
   if (!rec) return '';
   if (rec.target === 0n) return '\t<- ftrace site (nop)';
-  return `\t<- ftrace site, ${ftraceRecCount(rec)} ops: call ${describeAddr(d.kernel.kallsyms, rec.target)}`;
+  return `\t<- ftrace site (patched, ${ftraceRecCount(rec)} ops)`;
 }
 
 /** The instruction line at `cpu`'s RIP (`=> 0x… <sym+off>:\tinsn`). */
@@ -31,10 +31,10 @@ export function location(d: Debugger, cpu = d.cpu): string {
   return i ? insnLine(d.kernel.kallsyms, i, rip, siteNote(d, rip)) : `=> ${hex(rip)}:\t(bad)`;
 }
 
-/** Bytes as `0f 1f 44 00 00  nop dword ptr [rax + rax]`. */
-function bytesAndInsn(d: Debugger, addr: bigint, b: Uint8Array): string {
+/** Bytes as `0f 1f 44 00 00  nop dword ptr [rax + rax]` (one instruction, symbolized). */
+export function bytesAndInsn(d: Debugger, addr: bigint, b: Uint8Array): string {
   const i = disassemble(b, addr, 1)[0];
-  return `${hexBytes(b)}  ${i && i.size === b.length ? annotateInsn(d.kernel.kallsyms, i) : '(partial instruction)'}`;
+  return `${hexBytes(b)}  ${i && i.size === b.length ? annotateInsn(d.kernel.kallsyms, i) : '(not one instruction)'}`;
 }
 
 function reportOne(d: Debugger, s: Stop): void {
@@ -63,7 +63,7 @@ function reportOne(d: Debugger, s: Stop): void {
     case 'poke': {
       const wp = d.wps.get(s.id);
       d.print('', `Watchpoint ${s.id}: ${wp?.expr ?? ''}: text_poke_bp by ${s.by} at ${describeAddr(ks, s.addr)}`);
-      d.print(`  before: ${bytesAndInsn(d, s.addr, s.before)}`, `  after:  ${bytesAndInsn(d, s.addr, s.after)}`);
+      d.print(`  before: ${s.text.before}`, `  after:  ${s.text.after}`);
     }
   }
 }

@@ -2,6 +2,7 @@
 
 import type { Machine } from '../../emu/machine/index.ts';
 import type { Stop, StopQueue } from './stops.ts';
+import { withMachineFlush } from './flush.ts';
 
 /** How a run ended. */
 export type RunEnd =
@@ -107,7 +108,7 @@ export class Runner {
     if (v.dead) return { kind: 'error', message: `cpu ${cpu} is offline` };
     const start = v.engine.regRead('rip');
     let started = false;
-    const hook = v.engine.addCodeHook((addr) => {
+    const hook = withMachineFlush(this.machine, () => v.engine.addCodeHook((addr) => {
       if (!this.stops.armed) return;
       const at = BigInt.asUintN(64, addr);
       if (!started && at === start) {
@@ -115,7 +116,7 @@ export class Runner {
         return;
       }
       this.stops.stopHere(v, { kind: 'step', cpu, addr: at });
-    });
+    }));
     try {
       return await this.run(opts);
     } finally {

@@ -14,7 +14,7 @@ import { ExprError, type EvalContext, type Value } from './expr.ts';
 import type { DebugTarget } from './target.ts';
 import { CommandError, findCommand, parseLine, type Command } from './commands/table.ts';
 import { ALL_COMMANDS } from './commands/index.ts';
-import { reportStops } from './report.ts';
+import { bytesAndInsn, reportStops } from './report.ts';
 
 /** Registers by the names users type (gdb's, plus $pc/$sp/$fp/$eflags). */
 export const REGISTERS: readonly X86Reg[] = [
@@ -77,7 +77,7 @@ export class Debugger {
     this.continueLimitNs = opts.continueLimitNs;
     this.stops = new StopQueue(this.machine);
     this.bps = new Breakpoints(this.machine, this.stops, (cpu) => this.evalCtx(cpu), (internal) => (internal ? this.nextInternalId-- : this.nextUserId++));
-    this.pokes = target.ftrace ? new PokeLog(this.machine, target.ftrace.poker) : undefined;
+    this.pokes = target.ftrace ? new PokeLog(this.machine, target.ftrace.poker, (a, b) => bytesAndInsn(this, a, b)) : undefined;
     this.wps = new Watchpoints(this.machine, this.stops, () => this.nextUserId++, this.pokes);
     this.runner = new Runner(this.machine, this.stops);
     this.snapshots = new Snapshots(target);

@@ -2,11 +2,15 @@
 
 import type { MachineSnapshot } from '../../emu/machine/index.ts';
 import type { DebugTarget } from './target.ts';
+import type { GuestJob } from './guestJob.ts';
 import { ftraceRecCount } from '../ftrace/index.ts';
+import { withMachineFlush } from './flush.ts';
 
 /** A named snapshot and the host-side state it is only valid with. */
 interface Saved {
   snap: MachineSnapshot;
+  /** The guest shell job in flight when it was taken (it is in flight again after a restore). */
+  job: GuestJob | undefined;
   host: Record<string, string>;
   timeNs: bigint;
 }
@@ -29,7 +33,7 @@ export function hostState(t: DebugTarget): Record<string, string> {
   }
   if (t.ftrace) {
     const used = t.ftrace.records.filter((r) => r.target !== 0n || ftraceRecCount(r) !== 0);
-    s.ftrace = used.map((r) => `${r.sym.name}:${r.flags.toString(16)}:${r.target.toString(16)}`).join(',') || '(no sites in use)';
+    s.ftrace = used.map((r) => `${r.sym.name}:${(r.flags >>> 0).toString(16)}:${r.target.toString(16)}`).join(',') || '(no sites in use)';
   }
   if (t.tracefs) s.tracer = t.tracefs.currentTracer;
   return s;
@@ -54,13 +58,13 @@ export class Snapshots {
   }
 
   /** @throws Error when a livepatch transition runs (its retry timer is host state) */
-  take(name: string): Saved {
+  take(name: string, job: GuestJob | undefined): Saved {
     const lp = this.target.livepatch;
     if (lp?.transition.patch) {
       throw new Error(`cannot snapshot during the '${lp.transition.patch.modName}' transition: its retry work is a host timer, not part of machine snapshots`);
     }
     const m = this.target.kernel.machine;
-    const s: Saved = { snap: m.snapshot(), host: hostState(this.target), timeNs: m.nowNs };
+    const s: Saved = { snap: m.snapshot(), job, host: hostState(this.target), timeNs: m.nowNs };
     this.saved.set(name, s);
     return s;
   }
@@ -73,7 +77,8 @@ export class Snapshots {
     if (diff.length) {
       throw new Error(`cannot restore '${name}': host-side kernel state changed since it was taken:\n  ${diff.join('\n  ')}\n(undo those changes first, e.g. rmmod, or take a new snapshot)`);
     }
-    this.target.kernel.machine.restore(s.snap);
+    const m = this.target.kernel.machine;
+    withMachineFlush(m, () => m.restore(s.snap));
     return s;
   }
 }

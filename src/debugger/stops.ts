@@ -15,7 +15,7 @@ export type Stop =
   | { kind: 'cond-error'; id: number; cpu: number; addr: bigint; message: string }
   | { kind: 'step'; cpu: number; addr: bigint }
   | { kind: 'watch'; id: number; cpu: number; rip: bigint; addr: bigint; size: number; old: bigint; new: bigint }
-  | { kind: 'poke'; id: number; by: string; addr: bigint; before: Uint8Array; after: Uint8Array };
+  | { kind: 'poke'; id: number; by: string; addr: bigint; text: { before: string; after: string } };
 
 /**
  * The hits of the current run, plus the rules every debugger hook follows:

@@ -4,6 +4,7 @@ import type { Machine, Vcpu } from '../../emu/machine/index.ts';
 import type { HookHandle } from '../../emu/types.ts';
 import type { Numbered, StopQueue } from './stops.ts';
 import { u64 } from './stops.ts';
+import { withMachineFlush } from './flush.ts';
 import type { PokeLog, PokeRecord } from './pokes.ts';
 
 /** A write watchpoint over [addr, addr + len). */
@@ -61,7 +62,7 @@ export class Watchpoints {
   }
 
   private installStepHooks(): void {
-    this.stepHooks = this.machine.vcpus.map((v) => v.engine.addCodeHook(() => this.afterStore(v)));
+    this.stepHooks = withMachineFlush(this.machine, () => this.machine.vcpus.map((v) => v.engine.addCodeHook(() => this.afterStore(v))));
   }
 
   private onWrite(wp: Watchpoint, v: Vcpu, addr: bigint, size: number, value: bigint): void {
@@ -96,7 +97,7 @@ export class Watchpoints {
       const end = r.addr + BigInt(r.after.length);
       if (r.addr >= wp.addr + BigInt(wp.len) || end <= wp.addr) continue;
       wp.hits++;
-      this.stops.record({ kind: 'poke', id: wp.id, by: r.by, addr: r.addr, before: r.before, after: r.after });
+      this.stops.record({ kind: 'poke', id: wp.id, by: r.by, addr: r.addr, text: r.text });
     }
   }
 

@@ -14,7 +14,7 @@ function snapshot(d: Debugger, args: string): void {
   const name = args.trim();
   if (!/^[\w.-]+$/.test(name)) throw new CommandError('usage: snapshot NAME (letters, digits, _ . -)');
   if (d.runner.running) throw new CommandError('cannot snapshot while the machine runs');
-  d.snapshots.take(name);
+  d.snapshots.take(name, d.job);
   d.print(`Snapshot '${name}' taken at guest time ${fmtTime(d.machine.nowNs)}.`);
 }
 
@@ -23,9 +23,9 @@ function restore(d: Debugger, args: string): void {
   if (!name) throw new CommandError(`usage: restore NAME (have: ${d.snapshots.names().join(', ') || 'none'})`);
   const s = d.snapshots.restore(name);
   d.stops.forgetStopped();
-  if (d.job) d.print(`[${d.job.what}: dropped, the guest is back before it]`);
-  d.job = undefined;
-  d.print(`Restored '${name}' (guest time ${fmtTime(s.timeNs)}).`, location(d));
+  if (d.job && d.job !== s.job) d.print(`[${d.job.what}: dropped, the guest is back before it]`);
+  d.job = s.job;
+  d.print(`Restored '${name}' (guest time ${fmtTime(s.timeNs)}).${s.job ? ` [${s.job.what} in flight again]` : ''}`, location(d));
 }
 
 async function source(d: Debugger, args: string): Promise<void> {

@@ -3,9 +3,8 @@
 import type { Debugger } from '../session.ts';
 import type { Livepatch } from '../../livepatch/index.ts';
 import { KlpState } from '../../abi/layout.ts';
-import { disassemble } from '../../asm/disasm.ts';
 import { ftraceRecCount } from '../../ftrace/index.ts';
-import { annotateInsn, describeAddr, fmtTime, hexBytes } from '../format.ts';
+import { describeAddr, fmtTime, hexBytes } from '../format.ts';
 import { patchStateName } from './tasks.ts';
 import { CommandError, type Command } from './table.ts';
 
@@ -31,11 +30,6 @@ function ftrace(d: Debugger, args: string): void {
   }
 }
 
-const insnText = (d: Debugger, addr: bigint, b: Uint8Array): string => {
-  const i = disassemble(b, addr, 1)[0];
-  return i && i.size === b.length ? annotateInsn(d.kernel.kallsyms, i) : '(not one instruction)';
-};
-
 function pokes(d: Debugger, args: string): void {
   if (!d.pokes) throw new CommandError('pokes: ftrace (the text poker) is not attached to this target');
   const verbose = /(^|\s)-v\b/.test(args);
@@ -44,7 +38,7 @@ function pokes(d: Debugger, args: string): void {
   if (recs.length === 0) return d.print('No text modifications yet.');
   for (const r of recs) {
     d.print(`#${r.seq} ${fmtTime(r.timeNs)} by ${r.by} at ${describeAddr(d.kernel.kallsyms, r.addr)}`);
-    d.print(`    ${hexBytes(r.before)}  ${insnText(d, r.addr, r.before)}`, ` -> ${hexBytes(r.after)}  ${insnText(d, r.addr, r.after)}`);
+    d.print(`    ${r.text.before}`, ` -> ${r.text.after}`);
     if (verbose) r.phases.forEach((p, i) => d.print(`    after sync ${i + 1}: ${hexBytes(p)}`));
   }
 }
