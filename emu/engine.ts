@@ -320,7 +320,8 @@ export class UnicornEngine implements Engine {
    * switch. (Going back to count=0, Unicorn deletes the hook and flushes by itself.)
    */
   private syncCountMode(counting: boolean): void {
-    if (counting && !this.counting) this.tbFlush();
+    // Nothing translated yet: nothing to drop (a first flush of a fresh engine costs seconds on 2.0.1).
+    if (counting && !this.counting && this.translated) this.tbFlush();
     this.counting = counting;
   }
 

@@ -4,6 +4,7 @@
 MODULE_LICENSE "GPL"
 MODULE_INFO livepatch Y
 KLP_SYM vmlinux show_val_kb 1
+KLP_SYM vmlinux boot_params 0
 
 .section .text
 SYM_FUNC_START livepatch_meminfo_proc_show

@@ -36,15 +36,20 @@ describe('[module/loader]: livepatch relocations and module parameters', () => {
     expect(r.stdout).toMatch(/NOTYPE\s+GLOBAL\s+DEFAULT\s+OS \[0xff20\] \.klp\.sym\.vmlinux\.show_val_kb,1$/m);
   });
 
-  // PRODUCT BUG: the shipped module refers to vmlinux's boot_params, which is not exported, as an
-  // ordinary undefined symbol: insmod fails with "Unknown symbol boot_params (err -2)".
-  it.fails('the shipped livepatch-meminfo-string.ko loads and /proc/meminfo shows VMALLOCCHUNK', () => {
+  // Regression test: the shipped module once referred to the unexported boot_params as an ordinary
+  // undefined symbol (insmod: "Unknown symbol boot_params (err -2)"); it now uses .klp.sym.vmlinux.boot_params,0.
+  it('the shipped livepatch-meminfo-string.ko loads and /proc/meminfo shows VMALLOCCHUNK', () => {
     const from = k.dmesg().length;
     const r = sh(sys, `insmod ${koPath('livepatch-meminfo-string.ko')}`);
     expect(dmesgSince(sys, from)).not.toContain('livepatch_meminfo_string: Unknown symbol boot_params (err -2)');
     expect(r).toEqual(ok);
     expect(settle()).toBe(true);
     expect(meminfo()).toContain('VMALLOCCHUNK:      16384 kB\n');
+    // Leave the machine as the next test expects it: patch disabled and module gone.
+    expect(sh(sys, 'echo 0 > /sys/kernel/livepatch/livepatch_meminfo_string/enabled')).toEqual(ok);
+    expect(settle()).toBe(true);
+    expect(sh(sys, 'rmmod livepatch_meminfo_string')).toEqual(ok);
+    expect(meminfo()).toBe(original);
   });
 
   it('the same source with boot_params as a .klp.sym too: the loader applies show_val_kb,1 (the first of two) before init', () => {
