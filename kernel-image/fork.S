@@ -69,7 +69,7 @@ SYM_FUNC_START copy_process
 	mov rbx, rax
 	call alloc_thread_stack_node
 	test rax, rax
-	jz .Lfail
+	jz .Lfree_task
 	mov qword ptr [rbx + TASK_stack], rax
 	mov dword ptr [rbx + TASK___state], TaskState_UNINTERRUPTIBLE
 	mov dword ptr [rbx + TASK_pf_flags], r14d
@@ -131,6 +131,9 @@ SYM_FUNC_START copy_process
 	call raw_spin_unlock_irqrestore
 	mov rax, rbx
 	jmp .Lout
+.Lfree_task:
+	mov rdi, rbx
+	call kfree
 .Lfail:
 	xor eax, eax
 .Lout:

@@ -13,12 +13,19 @@ SYM_FUNC_START memcpy
 SYM_FUNC_END memcpy
 EXPORT_SYMBOL memcpy
 
+# memset(s, c, n): eight bytes a store (rep stosq), then the tail (Unicorn runs each rep iteration alone)
 SYM_FUNC_START memset
 	push rbp
 	mov rbp, rsp
 	mov r8, rdi
-	mov eax, esi
+	movzx eax, sil
+	mov r9, 0x0101010101010101
+	imul rax, r9
 	mov rcx, rdx
+	shr rcx, 3
+	rep stosq
+	mov rcx, rdx
+	and rcx, 7
 	rep stosb
 	mov rax, r8
 	pop rbp
