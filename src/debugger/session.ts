@@ -118,7 +118,7 @@ export class Debugger {
       },
       symbol: (name) => this.kernel.kallsyms.lookup(name)?.addr ?? this.kernel.kallsyms.lookupAll(name)[0]?.addr,
       readU64: (addr) => {
-        if (!this.machine.mem.isMapped(addr, 8)) throw new Error(`Cannot access memory at address 0x${addr.toString(16)}`);
+        if (!this.machine.mem.isMapped(addr, 8)) throw new ExprError(`Cannot access memory at address 0x${addr.toString(16)}`);
         return this.machine.mem.readU64(addr);
       },
     };

@@ -14,14 +14,23 @@ function snapshot(d: Debugger, args: string): void {
   const name = args.trim();
   if (!/^[\w.-]+$/.test(name)) throw new CommandError('usage: snapshot NAME (letters, digits, _ . -)');
   if (d.runner.running) throw new CommandError('cannot snapshot while the machine runs');
-  d.snapshots.take(name, d.job);
+  try {
+    d.snapshots.take(name, d.job);
+  } catch (e) {
+    throw new CommandError(e instanceof Error ? e.message : String(e));
+  }
   d.print(`Snapshot '${name}' taken at guest time ${fmtTime(d.machine.nowNs)}.`);
 }
 
 function restore(d: Debugger, args: string): void {
   const name = args.trim();
   if (!name) throw new CommandError(`usage: restore NAME (have: ${d.snapshots.names().join(', ') || 'none'})`);
-  const s = d.snapshots.restore(name);
+  let s: ReturnType<typeof d.snapshots.restore>;
+  try {
+    s = d.snapshots.restore(name);
+  } catch (e) {
+    throw new CommandError(e instanceof Error ? e.message : String(e));
+  }
   d.stops.forgetStopped();
   if (d.job && d.job !== s.job) d.print(`[${d.job.what}: dropped, the guest is back before it]`);
   d.job = s.job;
