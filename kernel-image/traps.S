@@ -44,7 +44,7 @@ SYM_FUNC_START_NOTRACE die
 	inc dword ptr [rip + die_counter]
 	lea rdi, [rip + fmt_oops]
 	mov rsi, r12
-	mov rdx, r13
+	movzx edx, r13w	# __die prints err & 0xffff
 	mov ecx, dword ptr [rip + die_counter]
 	call _printk
 	CURRENT rax
@@ -84,7 +84,8 @@ SYM_FUNC_END die
 SYM_FUNC_START_NOTRACE exc_divide_error
 	push rbp
 	mov rbp, rsp
-	mov rdx, rsi
+	# No error code on this vector: orig_ax is -1, and do_error_trap reports 0.
+	xor edx, edx
 	mov rsi, rdi
 	lea rdi, [rip + str_divide]
 	mov r8d, Vector_DE
@@ -97,7 +98,8 @@ SYM_FUNC_END exc_divide_error
 SYM_FUNC_START_NOTRACE exc_invalid_op
 	push rbp
 	mov rbp, rsp
-	mov rdx, rsi
+	# No error code on this vector: orig_ax is -1, and do_error_trap reports 0.
+	xor edx, edx
 	mov rsi, rdi
 	lea rdi, [rip + str_invalid_op]
 	mov r8d, Vector_UD
@@ -132,7 +134,7 @@ SYM_FUNC_START_NOTRACE exc_int3
 	test eax, eax
 	jnz .Lhandled
 	mov rsi, rbx
-	mov rdx, r12
+	xor edx, edx	# #BP has no error code: die() reports 0, as do_int3 does
 	lea rdi, [rip + str_int3]
 	mov r8d, Vector_BP
 	mov ecx, SIGTRAP
@@ -204,7 +206,7 @@ SYM_FUNC_END exc_page_fault
 
 .section .rodata
 SYM_DATA_START_LOCAL fmt_oops
-	.asciz "\0014%s: %04lx [#%u] SMP"
+	.asciz "\0014%s: %04lx [#%u] PREEMPT SMP"
 SYM_DATA_END fmt_oops
 SYM_DATA_START_LOCAL fmt_cpu_pid
 	.asciz "\0014CPU: %lu PID: %d Comm: %s Not tainted 6.6.0-klpemu #1"

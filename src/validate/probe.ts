@@ -18,7 +18,7 @@ const SEQ_SIZE = 24;
 const SEQ_BUF = 4096;
 const CALL_DEPTH = 6;
 const CAT_NS = 5_000_000_000n;
-const CAT_WALL_MS = 10_000;
+const CAT_CPU_MS = 10_000;
 
 /** Every /proc file the guest serves now. */
 export function procEntries(sys: System): ProcEntry[] {
@@ -73,7 +73,7 @@ export function procPathsReaching(sys: System, fn: bigint): ProcEntry[] {
 
 /**
  * `cat PATH` by the guest shell task (klpsh.ts's mailbox protocol), with a
- * wall-clock limit so a stuck or dead task cannot hang the trial.
+ * CPU-time limit so a stuck or dead task cannot hang the trial.
  */
 export function catOnce(sys: System, path: string, clock: TrialClock): { out?: string; error?: string } {
   const k = sys.kernel;
@@ -88,8 +88,12 @@ export function catOnce(sys: System, path: string, clock: TrialClock): { out?: s
   mem.writeU64(a(SHELL_MAILBOX.out_len), 0n);
   const seq = mem.readU64(a(SHELL_MAILBOX.seq)) + 1n;
   mem.writeU64(a(SHELL_MAILBOX.seq), seq);
-  if (!runUntil(sys, () => mem.readU64(a(SHELL_MAILBOX.done_seq)) >= seq, CAT_NS, clock, `cat ${path}`, CAT_WALL_MS)) {
-    return { error: `cat ${path} did not finish (the shell task is stuck or dead)` };
+  const oopses = k.oopses.length;
+  const done = (): boolean => mem.readU64(a(SHELL_MAILBOX.done_seq)) >= seq;
+  // An oops (of the reader or anyone) ends the wait: the trial fails on it anyway.
+  if (!runUntil(sys, () => done() || k.oopses.length > oopses, CAT_NS, clock, `cat ${path}`, CAT_CPU_MS) || !done()) {
+    const why = k.oopses.length > oopses ? `an oops (${k.oopses[oopses]!.text}) while reading` : 'the shell task is stuck or dead';
+    return { error: `cat ${path} did not finish: ${why}` };
   }
   const status = BigInt.asIntN(64, mem.readU64(a(SHELL_MAILBOX.status)));
   if (status < 0n) return { error: `read ${path}: error ${status}` };

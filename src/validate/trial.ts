@@ -10,8 +10,8 @@ import {
 import { result, type CheckResult } from './types.ts';
 
 const SECOND = 1_000_000_000n;
-/** Wall-clock limit of one transition wait (guest time is the real limit). */
-const PHASE_WALL_MS = 60_000;
+/** CPU-time limit of one transition wait (guest time is the real limit). */
+const PHASE_CPU_MS = 60_000;
 
 /** One patched vmlinux function and how the trial reaches it. */
 interface Target {
@@ -80,7 +80,7 @@ function waitTransition(sys: System, o: TrialOptions, clock: TrialClock, what: s
   const name = lp.transition.patch?.modName ?? '?';
   const t0 = sys.kernel.machine.nowNs;
   const limit = BigInt(o.timeoutS ?? 10) * SECOND;
-  if (runUntil(sys, () => !lp.transition.patch, limit, clock, `the ${what} transition`, PHASE_WALL_MS)) {
+  if (runUntil(sys, () => !lp.transition.patch, limit, clock, `the ${what} transition`, PHASE_CPU_MS)) {
     const ms = (sys.kernel.machine.nowNs - t0) / 1_000_000n;
     return result('trial.transition', G, 'pass', `the ${what} transition of '${name}' completed after ${ms} ms of guest time (${lp.transition.attempts} attempts)`, []);
   }
@@ -107,7 +107,7 @@ function unload(sys: System, name: string, o: TrialOptions, clock: TrialClock): 
     const r = sys.shell.run(`echo 0 > /sys/kernel/livepatch/${name}/enabled`);
     ev.push(`echo 0 > /sys/kernel/livepatch/${name}/enabled: ${r.status === 0 ? 'ok' : r.err.trim()}`);
     const limit = BigInt(o.timeoutS ?? 10) * 1_000_000_000n;
-    if (!runUntil(sys, () => !lp.transition.patch && !lp.findPatch(name), limit, clock, 'the unpatching transition', PHASE_WALL_MS)) {
+    if (!runUntil(sys, () => !lp.transition.patch && !lp.findPatch(name), limit, clock, 'the unpatching transition', PHASE_CPU_MS)) {
       ev.push(`still in transition; blocked by ${lp.transition.blocked.map((b) => `${b.comm}:${b.pid} (${b.detail})`).join(', ')}`);
       return result('trial.unload', G, 'fail', `the unpatching transition of '${name}' did not complete`, ev);
     }
@@ -127,7 +127,7 @@ const dmesgSince = (sys: System, m: Mark): string[] => sys.kernel.dmesg().slice(
  * oopses, disable, rmmod, compare the text. Returns the trial.* checks.
  */
 export function trialModule(bytes: Uint8Array, st: StaticModule, o: TrialOptions): CheckResult[] {
-  const clock = new TrialClock(o.wallMs ?? 180_000);
+  const clock = new TrialClock(o.cpuMs ?? 180_000);
   const sys = bootScratch(o);
   if (!('kernel' in sys)) return [sys];
   const checks: CheckResult[] = [];

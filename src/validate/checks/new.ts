@@ -101,6 +101,7 @@ function targetText(view: KernelView, p: RawPatch, rel: Rel32): CheckResult {
 function targetBoundary(view: KernelView, p: RawPatch, rel: Rel32): CheckResult {
   const t = rel.target;
   if (!view.textOwner(t)) return result('new.target-boundary', G, 'fail', `${hexAddr(t)} is not code, so not an instruction boundary`, [where(view, t)], p.label);
+  if (t === p.site) return result('new.target-boundary', G, 'fail', `the ${rel.opcode} targets its own site: ${rel.opcode === 'jmp' ? 'an endless loop' : 'endless recursion'}`, [where(view, t)], p.label);
   const tramp = trampolineAt(view, t);
   if (tramp) return result('new.target-boundary', G, 'pass', `${rel.opcode} into the ftrace trampoline ${tramp.name}${tramp.obj === 'vmlinux' ? '' : ` [${tramp.obj}]`}`, [symbolize(view, t)], p.label);
   const fn = functionAt(view, t);

@@ -1,0 +1,70 @@
+// trialModule.spec.ts - module trial runs: good modules pass end to end, a crashing and a stuck one are caught
+import { describe, expect, it } from 'vitest';
+import { loadImage } from '../../src/kernel/loadImage.ts';
+import { failedIds, validateModule, type CheckResult, type Report } from '../../src/validate/index.ts';
+import { buildCase, cases, type Case } from '../fixtures/validate/build.ts';
+
+const image = loadImage();
+const byName = (n: string): Case => cases().find((c) => c.name === n)!;
+
+function trial(c: Case): Report {
+  const set = Object.entries(c.set ?? {}).map(([sym, v]) => ({ sym, value: BigInt(v) }));
+  return validateModule(buildCase(c, image), `${c.name}.ko`, { image, trial: true, set, ...(c.timeout ? { timeoutS: c.timeout } : {}) });
+}
+
+const check = (r: Report, id: string, subject?: string): CheckResult => r.checks.find((x) => x.id === id && (subject === undefined || x.subject?.startsWith(subject)))!;
+
+describe('[validate]: module trial runs', () => {
+  it('good-cmdline: loads, transitions, runs the new code on tasks and vCPUs, unloads, text restored', () => {
+    const r = trial(byName('good-cmdline'));
+    expect(failedIds(r), JSON.stringify(r.checks.filter((x) => x.status !== 'pass'), null, 1)).toEqual([]);
+    for (const id of ['trial.load', 'trial.transition', 'trial.new-code', 'trial.no-oops', 'trial.unload', 'trial.pokes', 'trial.text-restored', 'trial.no-hang']) {
+      expect(check(r, id)?.status, id).toBe('pass');
+    }
+    const nc = check(r, 'trial.new-code');
+    expect(nc.evidence.join('\n')).toMatch(/cmdline_proc_show\(\) as cpu1: before "BOOT_IMAGE=.*", after "this has been live patched"/);
+    expect(nc.evidence[0]).toMatch(/klpsh:\d+/);
+    const pokes = check(r, 'trial.pokes');
+    expect(pokes.evidence[0]).toMatch(/cmdline_proc_show\+0x0\/0x43: 0f 1f 44 00 00 → e8 .* \(call ftrace_trampoline\+0x0\/0x[0-9a-f]+ \[__builtin__ftrace\]\)/);
+    expect(pokes.evidence[1]).toMatch(/→ 0f 1f 44 00 00$/);
+  });
+
+  it('meminfo-klp-sym: a .klp.sym module passes its trial (/proc/meminfo changes)', () => {
+    const r = trial(byName('meminfo-klp-sym'));
+    expect(failedIds(r)).toEqual([]);
+    expect(check(r, 'trial.new-code').evidence.join('\n')).toContain('cat /proc/meminfo');
+  });
+
+  it('oops-new-func: the NULL dereference is reported as an oops and the verdict is fail', () => {
+    const r = trial(byName('oops-new-func'));
+    expect(r.ok).toBe(false);
+    expect(failedIds(r)).toContain('trial.no-oops');
+    const f = check(r, 'trial.no-oops');
+    expect(f.verdict).toMatch(/oops.*livepatch_cmdline_proc_show\+0x/);
+    expect(f.evidence.join('\n')).toMatch(/BUG: unable to handle page fault/);
+    expect(f.evidence.join('\n')).toMatch(/Oops/);
+    // The module still unloads and the kernel text comes back byte for byte.
+    expect(check(r, 'trial.text-restored').status, JSON.stringify(r.checks, null, 1)).toBe('pass');
+  });
+
+  it('blocked-transition: names the tasks sleeping in cmdline_proc_show, with their stacks', () => {
+    const r = trial(byName('blocked-transition'));
+    expect(failedIds(r)).toEqual(['trial.transition']);
+    const f = check(r, 'trial.transition');
+    expect(f.verdict).toMatch(/did not complete in 4 s of guest time: blocked by cat_cmdline:\d+/);
+    const ev = f.evidence.join('\n');
+    expect(ev).toMatch(/cat_cmdline:\d+ sleeping-on-function cmdline_proc_show/);
+    expect(ev).toMatch(/msleep_interruptible\+0x[0-9a-f]+\/0x[0-9a-f]+\n\s+cmdline_proc_show\+0x[0-9a-f]+\/0x43/);
+    expect(check(r, 'trial.new-code').status).toBe('skip');
+    expect(check(r, 'trial.unload').status).toBe('pass');
+    expect(check(r, 'trial.text-restored').status).toBe('pass');
+  });
+
+  it('no-livepatch-modinfo: the trial shows the kernel refusing it', () => {
+    const r = trial(byName('no-livepatch-modinfo'));
+    const load = check(r, 'trial.load');
+    expect(load.status).toBe('fail');
+    expect(load.evidence.join('\n')).toContain('is not marked as a livepatch module');
+    expect(check(r, 'trial.text-restored').status).toBe('pass');
+  });
+});
