@@ -12,7 +12,7 @@ import { result, type CheckResult } from './types.ts';
 /** Raw trials default to a slice watchdog: a bad jump can loop without a guest event. */
 export const RAW_WATCHDOG_US = 50_000;
 const WORKLOAD_NS = 500_000_000n;
-const WORKLOAD_WALL_MS = 15_000;
+const WORKLOAD_CPU_MS = 15_000;
 
 /** The procfs files whose show function reaches each patched function. */
 function probePaths(sys: System, patches: RawPatch[]): string[] {
@@ -59,7 +59,7 @@ function ranCheck(p: RawPatch, watch: ExecWatch): CheckResult {
  * oopses, revert, compare the text.
  */
 export function trialPatches(specs: RawPatchSpec[], o: TrialOptions): CheckResult[] {
-  const clock = new TrialClock(o.wallMs ?? 180_000);
+  const clock = new TrialClock(o.cpuMs ?? 180_000);
   const sys = bootScratch({ ...o, watchdogUs: o.watchdogUs ?? RAW_WATCHDOG_US });
   if (!('kernel' in sys)) return [sys];
   const checks: CheckResult[] = [];
@@ -77,7 +77,7 @@ export function trialPatches(specs: RawPatchSpec[], o: TrialOptions): CheckResul
     checks.push(applied);
     if (applied.status === 'pass') {
       const outs = paths.map((p) => ({ p, r: catOnce(sys, p, clock) }));
-      runUntil(sys, () => false, WORKLOAD_NS, clock, 'the workload', WORKLOAD_WALL_MS);
+      runUntil(sys, () => false, WORKLOAD_NS, clock, 'the workload', WORKLOAD_CPU_MS);
       for (const p of patches) checks.push(ranCheck(p, watch));
       const failedReads = outs.filter(({ r }) => r.error).map(({ p, r }) => `cat ${p}: ${r.error}`);
       watch.remove();
