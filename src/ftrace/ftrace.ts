@@ -49,7 +49,11 @@ export class Ftrace {
   private readonly regsCaller: bigint;
 
   constructor(readonly k: Kernel) {
-    this.poker = new TextPoker(k.machine, k.sym('bp_desc'), k.vmalloc);
+    const range = (name: string): [bigint, bigint] => {
+      const sym = k.kallsyms.lookup(name)!;
+      return [sym.addr, sym.addr + BigInt(sym.size)];
+    };
+    this.poker = new TextPoker(k.machine, k.sym('bp_desc'), k.vmalloc, ['asm_exc_int3', 'exc_int3', 'poke_int3_handler'].map(range));
     this.caller = k.sym('ftrace_caller');
     this.regsCaller = k.sym('ftrace_regs_caller');
     const mem = k.machine.mem;
@@ -149,6 +153,12 @@ export class Ftrace {
     const before = new Set(s[which]);
     if (reset) s[which].clear();
     mutate(s[which]);
+    // ftrace_hash_move_and_update_ops -> __ftrace_hash_update_ipmodify: a
+    // registered IPMODIFY ops may not grow onto a site another one owns.
+    if (s.registered && this.flagsOf(ops) & FTRACE_OPS_FL.IPMODIFY && this.ipmodifyConflict(s)) {
+      s[which] = before;
+      return -Errno.EBUSY;
+    }
     this.writeHash(s, which);
     if (!s.registered) return 0;
     const ret = this.update();
@@ -218,7 +228,7 @@ export class Ftrace {
     const mine = new Set(this.covered(s));
     for (const a of this.list) {
       const other = this.ops.get(a)!;
-      if (!(this.flagsOf(a) & FTRACE_OPS_FL.IPMODIFY)) continue;
+      if (a === s.addr || !(this.flagsOf(a) & FTRACE_OPS_FL.IPMODIFY)) continue;
       if (this.covered(other).some((ip) => mine.has(ip))) return true;
     }
     return false;

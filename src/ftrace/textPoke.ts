@@ -48,14 +48,54 @@ export class TextPoker {
   syncs = 0;
   batches = 0;
   afterSync: (() => void) | undefined;
+  /** Times a sync had to let a vCPU finish an int3 it had already taken. */
+  int3Waits = 0;
   private vec: bigint | undefined;
 
-  constructor(private readonly machine: Machine, private readonly bpDesc: bigint, private readonly vmalloc: RangeAllocator) {}
+  /**
+   * `int3Path`: the [start, end) ranges of the int3 entry (asm_exc_int3,
+   * exc_int3, poke_int3_handler): a vCPU stopped there runs with IRQs off.
+   */
+  constructor(
+    private readonly machine: Machine,
+    private readonly bpDesc: bigint,
+    private readonly vmalloc: RangeAllocator,
+    private readonly int3Path: readonly (readonly [bigint, bigint])[] = [],
+  ) {}
 
   private textPokeSync(lo: bigint, hi: bigint): void {
     this.machine.syncCore(lo, hi);
     this.syncs++;
     this.afterSync?.();
+    this.waitInt3Handlers();
+  }
+
+  /** vCPUs stopped (not running a slice) inside the int3 entry path. */
+  private inInt3(): number[] {
+    return this.machine.vcpus
+      .filter((v) => !v.dead && !v.running)
+      .filter((v) => {
+        const rip = v.engine.regRead('rip');
+        return this.int3Path.some(([a, b]) => rip >= a && rip < b);
+      })
+      .map((v) => v.id);
+  }
+
+  /**
+   * The sync IPI (on_each_cpu(do_sync_core)) cannot complete on a CPU that
+   * took an int3 and still runs its handler with IRQs off; the kernel then
+   * also waits for bp_desc.refs. Here the sync is instantaneous, so run the
+   * machine until no vCPU is inside the int3 path: bp_desc is cleared after
+   * the last sync (its partner in textPokeBpBatch), never under a vCPU that
+   * has yet to look it up. Inside a hypercall no other vCPU ran since the
+   * batch began, so none can be there.
+   */
+  private waitInt3Handlers(): void {
+    if (this.int3Path.length === 0 || this.inInt3().length === 0) return;
+    if (this.machine.vcpus.some((v) => v.running)) throw new Error(`text_poke_sync: vCPU ${this.inInt3().join(',')} is in the int3 handler and the machine is inside a slice`);
+    this.int3Waits++;
+    const done = this.machine.runUntil(() => this.inInt3().length === 0, { maxNs: 1_000_000_000n });
+    if (!done && !this.machine.panicMessage) throw new Error(`text_poke_sync: vCPU ${this.inInt3().join(',')} never left the int3 handler`);
   }
 
   /** Write bp_desc's vector for a batch, sorted by address (the handler bsearches it). */

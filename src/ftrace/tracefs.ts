@@ -48,7 +48,7 @@ export class Tracefs {
     vfs.createFile(`${TRACING}/current_tracer`, { mode: 0o644, show: () => `${this.currentTracer}\n`, store: (v) => this.setTracer(v.trim(), v.length) });
     vfs.createFile(`${TRACING}/set_ftrace_filter`, { mode: 0o644, show: () => this.showHash('filter'), store: (v) => this.storeHash('filter', v) });
     vfs.createFile(`${TRACING}/set_ftrace_notrace`, { mode: 0o644, show: () => this.showHash('notrace'), store: (v) => this.storeHash('notrace', v) });
-    vfs.createFile(`${TRACING}/trace`, { mode: 0o644, show: () => this.trace(), store: () => this.clearTrace() });
+    vfs.createFile(`${TRACING}/trace`, { mode: 0o644, show: () => this.trace(), store: (v) => this.clearTrace(v.length) });
     vfs.createFile('/proc/sys/kernel/ftrace_enabled', {
       mode: 0o644,
       show: () => `${this.ft.ftraceEnabled ? 1 : 0}\n`,
@@ -148,9 +148,10 @@ export class Tracefs {
     return out;
   }
 
-  private clearTrace(): number {
+  /** Opening `trace` for write truncates it (tracing_open's O_TRUNC); tracing_write_stub takes every byte. */
+  private clearTrace(count: number): number {
     this.k.machine.mem.writeU64(this.k.sym('trace_ring_head'), 0n);
-    return 0;
+    return count;
   }
 
   /** The `trace` file in the function tracer's format. */

@@ -54,10 +54,9 @@ describe('[ftrace/ops]: ops flags that restrict registration', () => {
     expect(ftrace.records.every((r) => nop(r.ip))).toBe(true);
   });
 
-  // PRODUCT BUG: ftrace_set_filter_ip on a registered IPMODIFY ops does not run the
-  // IPMODIFY check (Linux: ftrace_hash_move_and_update_ops -> __ftrace_hash_update_ipmodify
-  // returns -EBUSY), so a filter change puts two IPMODIFY ops on one function.
-  it.fails('PRODUCT BUG: adding an IPMODIFY-owned function to another registered IPMODIFY ops\' filter is -EBUSY', () => {
+  // Linux: ftrace_set_filter_ip -> ftrace_hash_move_and_update_ops ->
+  // __ftrace_hash_update_ipmodify returns -EBUSY.
+  it('adding an IPMODIFY-owned function to another registered IPMODIFY ops\' filter is -EBUSY', () => {
     const { ftrace } = fk;
     const a = opsOn('cmdline_proc_show', LIVEPATCH_FLAGS);
     const b = opsOn('seq_puts', LIVEPATCH_FLAGS);

@@ -134,9 +134,8 @@ describe('[ftrace/tracefs]: tracefs files', () => {
     expect(read('trace').split('\n')[2]).toBe('# entries-in-buffer/entries-written: 0/0   #P:2');
   });
 
-  // PRODUCT BUG: the trace file's store returns 0 whatever was written (Linux's
-  // tracing_write_stub returns the count, like every other tracefs file here).
-  it.fails('PRODUCT BUG: `echo > trace` consumes its byte (write returns 1, not 0)', () => {
+  // Linux's tracing_write_stub returns the count, like every other tracefs file here.
+  it('`echo > trace` consumes its byte (write returns 1)', () => {
     expect(write('trace', '\n')).toBe(1);
   });
 });
