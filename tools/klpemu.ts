@@ -9,6 +9,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
   run: { describe: 'the main demo: boot, live-patch cmdline_proc_show, undo it', load: () => import('./run.ts') },
   selftest: { describe: "replay the kernel's livepatch kselftests, compare dmesg", load: () => import('./selftest.ts') },
   validate: { describe: 'check a livepatch module or raw patch bytes: static checks and a trial run', load: () => import('./validate.ts') },
+  'build-module': { describe: 'assemble a module source (.S) into a livepatch-capable .ko', load: () => import('./build-module.ts') },
   repl: { describe: 'debugger: break, step, watch text pokes, tasks and patch state', load: () => import('../src/debugger/cli.ts') },
 };
 

@@ -81,12 +81,27 @@ function locateError(head: string, body: readonly AsmLine[], base: bigint, err: 
 }
 
 /**
+ * Keystone drops a statement with an AT&T operand (`%rax`) that is not the
+ * first of its input, and reports success: the bytes silently go missing. So
+ * refuse `%name` outside string and character literals before assembling.
+ */
+export function rejectAttOperands(body: readonly AsmLine[]): void {
+  for (const l of body) {
+    const code = l.text.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)'/g, '""').replace(/#.*$/, '');
+    if (/%[A-Za-z_]/.test(code)) {
+      throw new EmuError('asm', `${l.file}:${l.line}: AT&T operand in Intel syntax (keystone would drop this line without an error): ${l.text}`, { op: 'keystone' });
+    }
+  }
+}
+
+/**
  * Assemble one chunk at `base`. `prelude` holds equates and macros; `externs`
  * the addresses of symbols defined elsewhere; `want` the chunk's own labels
  * whose offsets are recovered from a `.quad` table appended after the code.
  * @throws EmuError kind 'asm' naming the file and line that does not assemble
  */
 export function assembleChunk(prelude: readonly string[], body: readonly AsmLine[], base: bigint, externs: ReadonlyMap<string, bigint>, want: readonly string[]): AssembledChunk {
+  rejectAttOperands(body);
   const head = [...prelude, ...externLines(base, externs)].join('\n');
   const table = ['__chunk_end:', '.balign 8, 0', ...['__chunk_end', ...want].map((l) => `.quad ${l}`)];
   const text = `${head}\n__chunk_base:\n${body.map((l) => l.text).join('\n')}\n${table.join('\n')}`;

@@ -13,7 +13,7 @@ import {
 } from '../elf/index.ts';
 import type { OutRela, OutSection, OutSymbol } from '../elf/index.ts';
 import { parseSource, type AsmLine, type SymDecl } from '../build/sourceFile.ts';
-import { splitDefinitions, usedNames, definedLabels } from '../build/assemble.ts';
+import { splitDefinitions, usedNames, definedLabels, rejectAttOperands } from '../build/assemble.ts';
 import { collectEquates, equateLines, foldEquates, layoutEquates } from '../build/equates.ts';
 import { deriveRelocs, type DerivedReloc } from './relocs.ts';
 
@@ -109,6 +109,7 @@ function sectionsOf(file: string, text: string): { secs: ModSection[]; defs: str
 }
 
 function assembleSection(sec: ModSection, prelude: string[], externs: string[]): { bytes: Uint8Array; relocs: DerivedReloc[] } {
+  rejectAttOperands(sec.body);
   const run = (base: bigint, placed: ReadonlyMap<string, bigint>): Uint8Array => {
     const ext = [...placed].map(([n, a]) => `${n} = __chunk_base + 0x${(a - base).toString(16)}`);
     const text = [...prelude, ...ext, '__chunk_base:', ...sec.body.map((l) => l.text)].join('\n');

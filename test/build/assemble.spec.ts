@@ -58,6 +58,19 @@ describe('[build/assemble]: keystone through linkKernel', () => {
     expect(e.message).toMatch(/^k\.S:7: .*frobnicate rax, 1/);
   });
 
+  it('an AT&T operand is refused with its line (keystone alone drops that line and reports success)', async () => {
+    // negative control: keystone itself silently loses the middle statement
+    const { Keystone, Const, loadKeystone } = await import('keystone-wasm');
+    await loadKeystone();
+    const ks = new Keystone(Const.KS_ARCH_X86, Const.KS_MODE_64);
+    expect(Buffer.from(ks.asm('nop\nmov rax, %rbx\nnop', { address: 0x1000n })).toString('hex')).toBe('9090');
+    const e = emuError(() => linkKernel(withFunc('SYM_FUNC_START', 'f', '\tpush rbp\n\tmov rbp, rsp\n\tmov rax, %rbx\n\tret\n')));
+    expect(e.kind).toBe('asm');
+    expect(e.message).toMatch(/^k\.S:7: AT&T operand in Intel syntax .*mov rax, %rbx/);
+    // '%' inside string and character literals is fine
+    expect(() => linkKernel(withFunc('SYM_FUNC_START', 'g', "\tpush rbp\n\tmov rbp, rsp\n\tcmp sil, '%'\n\tpop rbp\n\tret\n"))).not.toThrow();
+  });
+
   it('an unknown name is located and named', () => {
     const e = emuError(() => linkKernel(withFunc('SYM_FUNC_START_NOTRACE', 'f', '\tnop\n\tmov eax, NO_SUCH_EQUATE\n\tret\n')));
     expect(e.kind).toBe('asm');
