@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import {
-  CHECK_IDS, ValidateInputError, readPatchList, renderAll, renderJson, validateModuleFile, validatePatches,
+  CHECK_IDS, ValidateInputError, readModuleFile, readPatchList, renderAll, renderJson, validateModuleFile, validatePatches,
   type Report, type ValidateOptions,
 } from '../src/validate/index.ts';
 
@@ -27,6 +27,9 @@ options:
   --timeout S         guest seconds a transition may take (default 10)
   --set SYM=VALUE     write a guest u64 before loading, e.g. cmdline_proc_delay_ms=100000 (repeatable)
   --param NAME=VALUE  module parameter (repeatable)
+  --with TARGET.ko    a module the patch's klp objects name (repeatable): the function checks
+                      resolve against it and the trial loads it first. Default: <object>.ko
+                      from the patch module's directory, when there
   --watchdog MS       end a slice after MS of wall time without a guest event (catches
                       loops in new code; ~5x slower). Default: 50 for raw patches, off for modules
   --list-checks       print every check id and what it asserts
@@ -56,6 +59,7 @@ function run(argv: string[]): { reports: Report[]; json: boolean; verbose: boole
       set: { type: 'string', multiple: true }, param: { type: 'string', multiple: true }, watchdog: { type: 'string' },
       site: { type: 'string' }, old: { type: 'string' }, new: { type: 'string' }, target: { type: 'string' },
       patches: { type: 'string' }, 'list-checks': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      with: { type: 'string', multiple: true },
     },
   });
   if (v.help) return HELP + '\n';
@@ -68,12 +72,14 @@ function run(argv: string[]): { reports: Report[]; json: boolean; verbose: boole
     ...(v.kernel ? { kernel: v.kernel } : {}), ...(cpus !== undefined ? { cpus } : {}), ...(seed !== undefined ? { seed } : {}),
     ...(timeoutS !== undefined ? { timeoutS } : {}), ...(watchdog !== undefined ? { watchdogUs: watchdog * 1000 } : {}),
     set: setsOf(v.set), params: v.param ?? [],
+    ...(v.with ? { objects: v.with.map(readModuleFile) } : {}),
   };
   if (v.trial && v['no-trial']) throw new ValidateInputError('--trial and --no-trial together');
   if (v.trial || v['no-trial']) o.trial = !!v.trial;
   const raw = v.site !== undefined || v.old !== undefined || v.new !== undefined || v.target !== undefined;
   const modes = [raw, v.patches !== undefined, positionals.length > 0].filter(Boolean).length;
   if (modes !== 1) throw new ValidateInputError('give MODULE.ko, or --site/--old/--new, or --patches FILE.json (see --help)');
+  if (v.with && positionals.length === 0) throw new ValidateInputError('--with goes with MODULE.ko');
   let reports: Report[];
   if (raw) {
     if (v.site === undefined || v.old === undefined || v.new === undefined) throw new ValidateInputError('--site, --old and --new go together');

@@ -20,6 +20,8 @@ export interface DeclFunc {
 export interface DeclPatch {
   addr: bigint;
   replace: boolean;
+  /** Object names in declaration order ('vmlinux' for a NULL name); an object may have no funcs (callbacks only). */
+  objects: string[];
   funcs: DeclFunc[];
   /** How the patch was found (the init instructions). */
   evidence: string[];
@@ -49,7 +51,7 @@ function cstring(lm: LinkedModule, a: bigint, max: number): string | undefined {
  */
 export function findPatchAddr(lm: LinkedModule, view: KernelView): { addr?: bigint; evidence: string[]; why?: string } {
   const init = lm.symbols.find((s) => s.name === 'init_module' && s.type === 'func');
-  if (!init) return { evidence: [], why: 'the module has no init function (MODULE_INIT / init_module)' };
+  if (!init) return { evidence: [], why: 'the module has no init function (MODULE_INIT / init_module): nothing calls klp_enable_patch' };
   const enable = view.kallsyms.lookup('klp_enable_patch');
   if (!enable) return { evidence: [], why: 'the kernel has no klp_enable_patch' };
   const body = lm.read(init.addr, init.size);
@@ -67,7 +69,7 @@ export function findPatchAddr(lm: LinkedModule, view: KernelView): { addr?: bigi
       return { addr: rdi.addr, evidence: ev };
     }
   }
-  return { evidence: insns.map((i) => `  ${formatInsn(i)}`).slice(0, 12), why: 'init never calls klp_enable_patch' };
+  return { evidence: insns.map((i) => `  ${formatInsn(i)}`).slice(0, 12), why: 'init never calls klp_enable_patch: this is not a livepatch module' };
 }
 
 /** Read klp_patch → klp_object[] → klp_func[] from the linked image; a string says what is malformed. */
@@ -76,6 +78,7 @@ export function readDeclPatch(lm: LinkedModule, addr: bigint, evidence: string[]
   if (!lm.read(addr, KLP_PATCH.SIZE) || objs === undefined) return `klp_patch at 0x${addr.toString(16)} is not inside the module`;
   const replace = (lm.read(addr + BigInt(KLP_PATCH.replace), 1)?.[0] ?? 0) !== 0;
   const funcs: DeclFunc[] = [];
+  const objects: string[] = [];
   if (objs === 0n) return 'klp_patch.objs is NULL';
   for (let o = objs, n = 0; ; o += BigInt(KLP_OBJECT.SIZE), n++) {
     if (n > 64) return 'klp_object array has no terminator within 64 entries';
@@ -86,6 +89,7 @@ export function readDeclPatch(lm: LinkedModule, addr: bigint, evidence: string[]
     const obj = nameP === 0n ? 'vmlinux' : cstring(lm, nameP, 56);
     if (obj === undefined) return `klp_object ${n}: name pointer 0x${nameP.toString(16)} is not a string in the module`;
     if (funcsP === 0n) return `klp_object ${n} (${obj}): funcs is NULL`;
+    objects.push(obj);
     for (let f = funcsP, m = 0; ; f += BigInt(KLP_FUNC.SIZE), m++) {
       if (m > 4096) return `klp_object ${obj}: klp_func array has no terminator`;
       const oldP = u64(lm, f + BigInt(KLP_FUNC.old_name));
@@ -99,6 +103,8 @@ export function readDeclPatch(lm: LinkedModule, addr: bigint, evidence: string[]
       funcs.push({ obj, oldName, sympos: Number(sympos), newFunc, addr: f });
     }
   }
-  if (funcs.length === 0) return 'the patch has no functions';
-  return { addr, replace, funcs, evidence };
+  // klp_init_patch_early() wants one object at least; an object with an empty
+  // funcs array is fine (test_klp_callbacks_demo patches nothing, it only has callbacks).
+  if (objects.length === 0) return 'the klp_object array is empty: klp_enable_patch returns -EINVAL';
+  return { addr, replace, objects, funcs, evidence };
 }

@@ -10,7 +10,7 @@ import {
   SHF_ALLOC, SHF_EXECINSTR, SHF_RELA_LIVEPATCH, SHN_ABS, SHN_LIVEPATCH, SHN_UNDEF, SHT_NOBITS, SHT_RELA, STB_LOCAL, STT_FUNC, STT_OBJECT,
 } from '../elf/index.ts';
 import type { ElfFile } from '../elf/index.ts';
-import type { KSym } from '../kernel/kallsyms.ts';
+import { Kallsyms, type KSym } from '../kernel/kallsyms.ts';
 import { MemoryMap } from '../abi/layout.ts';
 import type { KernelView } from './kernelView.ts';
 import { ValidateInputError } from './types.ts';
@@ -95,15 +95,26 @@ function layout(f: ElfFile, base: bigint): { size: number; secAddr: Map<number, 
   return { size: Math.max(o, 1), secAddr, off };
 }
 
-/** klp_resolve_symbols() for one name: `.klp.sym.<obj>.<name>,<sympos>` through the kernel's kallsyms. */
-export function resolveKlpSym(view: KernelView, name: string): KlpSymOutcome {
+/** Where a fresh system puts a module the patch targets, when it is loaded before the patch (static checks only). */
+export const STATIC_OBJECT_BASE = MemoryMap.MODULES_VADDR + 0x100_0000n;
+
+/** Kallsyms of the patched modules the caller supplied (`--with TARGET.ko`), by module name. */
+export type ObjectSyms = ReadonlyMap<string, Kallsyms>;
+
+/**
+ * klp_resolve_symbols() for one name: `.klp.sym.<obj>.<name>,<sympos>` through
+ * the kernel's kallsyms, or through a supplied module's symbols for another
+ * object (deferred when that module is not supplied).
+ */
+export function resolveKlpSym(view: KernelView, name: string, objects: ObjectSyms = new Map()): KlpSymOutcome {
   const m = /^\.klp\.sym\.([^.]{1,55})\.([^,]{1,511}),(\d+)$/.exec(name);
   if (!m) return { name, problem: `symbol ${name} has an incorrectly formatted name` };
   const [, obj, sym, pos] = m;
   const sympos = Number(pos);
   const base = { name, obj: obj!, sym: sym!, sympos };
-  if (obj !== 'vmlinux') return { ...base, problem: 'deferred' };
-  const { sym: found, count } = view.kallsyms.lookupSympos(obj, sym!, sympos);
+  const ks = obj === 'vmlinux' ? view.kallsyms : objects.get(obj!);
+  if (!ks) return { ...base, problem: 'deferred' };
+  const { sym: found, count } = ks.lookupSympos(obj!, sym!, sympos);
   if (found) return { ...base, addr: found.addr };
   if (count === 0) return { ...base, problem: `symbol '${sym}' not found in symbol table` };
   if (sympos === 0) return { ...base, problem: `unresolvable ambiguity for symbol '${sym}' in object '${obj}' (${count} candidates)` };
@@ -111,7 +122,7 @@ export function resolveKlpSym(view: KernelView, name: string): KlpSymOutcome {
 }
 
 /** Parse and link a module. @throws ValidateInputError when the bytes are not an ELF file */
-export function linkModule(bytes: Uint8Array, file: string, view: KernelView, base = STATIC_MODULE_BASE): LinkedModule {
+export function linkModule(bytes: Uint8Array, file: string, view: KernelView, base = STATIC_MODULE_BASE, objects: ObjectSyms = new Map()): LinkedModule {
   let elf: ElfFile;
   try {
     elf = readElf(bytes);
@@ -128,8 +139,8 @@ export function linkModule(bytes: Uint8Array, file: string, view: KernelView, ba
     file, elf, name: modinfo.get('name')?.[0], modinfo, base, image, secAddr, symbols: [], relocs: [], klpSyms: [], undefined: [], mcountLoc: [], read,
   };
   if (elf.type !== ET_REL) return lm;
-  const values = symbolValues(lm, view);
-  applyAll(lm, view, values);
+  const values = symbolValues(lm, view, objects);
+  applyAll(lm, values, objects);
   lm.symbols = elf.symbols
     .filter((s) => (s.type === STT_FUNC || s.type === STT_OBJECT) && secAddr.has(s.shndx))
     .map((s) => ({ name: s.name, addr: secAddr.get(s.shndx)! + s.value, size: s.size, type: s.type === STT_FUNC ? 'func' : 'object', global: s.bind !== STB_LOCAL, obj: lm.name ?? '?' }));
@@ -140,7 +151,7 @@ export function linkModule(bytes: Uint8Array, file: string, view: KernelView, ba
 }
 
 /** simplify_symbols(): st_value of every symbol (undefined ones from vmlinux's exports). */
-function symbolValues(lm: LinkedModule, view: KernelView): (bigint | undefined)[] {
+function symbolValues(lm: LinkedModule, view: KernelView, objects: ObjectSyms): (bigint | undefined)[] {
   return lm.elf.symbols.map((s) => {
     if (s.index === 0) return 0n;
     if (s.shndx === SHN_UNDEF) {
@@ -149,7 +160,7 @@ function symbolValues(lm: LinkedModule, view: KernelView): (bigint | undefined)[
       return k?.addr;
     }
     if (s.shndx === SHN_LIVEPATCH) {
-      const r = resolveKlpSym(view, s.name);
+      const r = resolveKlpSym(view, s.name, objects);
       lm.klpSyms.push(r);
       return r.addr;
     }
@@ -159,7 +170,7 @@ function symbolValues(lm: LinkedModule, view: KernelView): (bigint | undefined)[
 }
 
 /** apply_relocate_add() for every SHT_RELA section into an allocated one. */
-function applyAll(lm: LinkedModule, view: KernelView, values: (bigint | undefined)[]): void {
+function applyAll(lm: LinkedModule, values: (bigint | undefined)[], objects: ObjectSyms): void {
   const view8 = Buffer.from(lm.image.buffer, lm.image.byteOffset, lm.image.byteLength);
   for (const sec of lm.elf.sections) {
     if (sec.type !== SHT_RELA || !lm.secAddr.has(sec.info)) continue;
@@ -176,7 +187,7 @@ function applyAll(lm: LinkedModule, view: KernelView, values: (bigint | undefine
       if (r.offset + BigInt(size) > BigInt(target.size)) return Object.assign(o, { problem: 'offset', detail: `offset 0x${r.offset.toString(16)} + ${size} is outside ${target.name} (${target.size} bytes)` });
       const at = Number(o.loc - lm.base);
       o.existing = size === 8 ? view8.readBigUInt64LE(at) : BigInt(view8.readUInt32LE(at));
-      if (klp && klpObj !== 'vmlinux') return Object.assign(o, { problem: 'deferred', detail: `applied when ${klpObj ?? '?'} loads` });
+      if (klp && klpObj !== 'vmlinux' && !(klpObj && objects.has(klpObj))) return Object.assign(o, { problem: 'deferred', detail: `applied when ${klpObj ?? '?'} loads` });
       if (klp && sym?.shndx !== SHN_LIVEPATCH) return Object.assign(o, { problem: 'symbol', detail: `symbol ${sym?.name} is not marked as a livepatch symbol` });
       if (!klp && sym?.shndx === SHN_LIVEPATCH) return Object.assign(o, { problem: 'symbol', detail: `${sym.name} used from a non-livepatch relocation section` });
       const s = values[r.sym];
@@ -192,3 +203,6 @@ function applyAll(lm: LinkedModule, view: KernelView, values: (bigint | undefine
     });
   }
 }
+
+/** The symbols of a linked module as kallsyms sees them once it is loaded. */
+export const moduleKallsyms = (lm: LinkedModule): Kallsyms => new Kallsyms(lm.symbols);

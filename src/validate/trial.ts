@@ -30,8 +30,8 @@ function targets(sys: System, st: StaticModule): Target[] {
   const ks = sys.kernel.kallsyms;
   const out: Target[] = [];
   for (const f of st.patch?.funcs ?? []) {
-    if (f.obj !== 'vmlinux') continue;
-    const old = ks.lookupSympos('vmlinux', f.oldName, f.sympos).sym;
+    // A module object's functions are in kallsyms when that module was loaded first (TrialOptions.objects).
+    const old = ks.lookupSympos(f.obj, f.oldName, f.sympos).sym;
     if (!old) continue;
     const entries = procPathsReaching(sys, old.addr);
     const newName = st.lm.symbols.find((s) => s.addr === f.newFunc && s.type === 'func')?.name ?? hexAddr(f.newFunc);
@@ -115,7 +115,7 @@ function unload(sys: System, name: string, o: TrialOptions, clock: TrialClock): 
   const r = sys.shell.run(`rmmod ${name}`);
   ev.push(`rmmod ${name}: ${r.status === 0 ? 'ok' : r.err.trim()}`);
   if (r.status !== 0) return result('trial.unload', G, 'fail', `rmmod ${name} failed`, ev);
-  return result('trial.unload', G, 'pass', `disabled, unpatched and removed '${name}'`, ev);
+  return result('trial.unload', G, 'pass', patch ? `disabled, unpatched and removed '${name}'` : `removed '${name}' (it registered no patch to disable)`, ev);
 }
 
 /** dmesg lines since the mark (evidence for a failed load). */
@@ -132,22 +132,39 @@ export function trialModule(bytes: Uint8Array, st: StaticModule, o: TrialOptions
   if (!('kernel' in sys)) return [sys];
   const checks: CheckResult[] = [];
   try {
+    // The modules the patch's objects name go in first, as a user would have them loaded.
+    const objs: string[] = [];
+    for (const ob of o.objects ?? []) {
+      const m0 = mark(sys);
+      const before = new Set(sys.modules.modules.keys());
+      const r = sys.modules.loadModule(ob.bytes);
+      if (r < 0) {
+        checks.push(result('trial.load', G, 'fail', `insmod ${ob.file} (a module the patch targets) failed: ${r}`, dmesgSince(sys, m0)));
+        return checks;
+      }
+      objs.push(...[...sys.modules.modules.keys()].filter((n) => !before.has(n)));
+    }
     const tg = targets(sys, st);
     for (const t of tg) t.before = probe(sys, t, true, clock);
     const sets = applySets(sys, o);
     // Let the workload run into the new settings (e.g. a reader asleep inside a function) before loading.
     if (sets.length) runUntil(sys, () => false, SECOND / 2n, clock, 'settling after --set');
-    const snap = snapshotText(sys);
+    const snap = snapshotText(sys, objs);
     const m = mark(sys);
     const audit = new PokeAudit(sys);
     const watch = new ExecWatch(sys, tg.map((t) => t.newFunc));
     const ret = sys.modules.loadModule(bytes, o.params ?? []);
     const name = st.lm.name ?? '?';
     const setNote = sets.length ? ` (with ${sets.join(', ')})` : '';
+    const withObjs = objs.length ? ` after ${objs.join(', ')}` : '';
     if (ret < 0) {
-      checks.push(result('trial.load', G, 'fail', `insmod ${name} failed: ${ret}${setNote}`, dmesgSince(sys, m)));
+      checks.push(result('trial.load', G, 'fail', `insmod ${name}${withObjs} failed: ${ret}${setNote}`, dmesgSince(sys, m)));
+    } else if (!sys.livepatch.findPatch(name)) {
+      checks.push(result('trial.load', G, 'fail', `insmod ${name} returned 0 but registered no livepatch: nothing called klp_enable_patch (not a livepatch module)`, [
+        ...dmesgSince(sys, m).slice(0, 6), `/sys/kernel/livepatch/${name}: absent`,
+      ]));
     } else {
-      checks.push(result('trial.load', G, 'pass', `insmod ${name} returned 0${setNote}`, dmesgSince(sys, m).slice(0, 6)));
+      checks.push(result('trial.load', G, 'pass', `insmod ${name}${withObjs} returned 0${setNote}`, dmesgSince(sys, m).slice(0, 6)));
       const tr = waitTransition(sys, o, clock, 'patching');
       checks.push(tr);
       if (tr.status === 'pass') {
@@ -158,10 +175,20 @@ export function trialModule(bytes: Uint8Array, st: StaticModule, o: TrialOptions
     }
     watch.remove();
     checks.push(oopsCheck(sys, m));
-    if (ret >= 0) checks.push(unload(sys, name, o, clock));
+    const un = ret >= 0 ? unload(sys, name, o, clock) : undefined;
+    if (un) checks.push(un);
     checks.push(hangCheck(clock));
     checks.push(audit.check());
     checks.push(compareText(sys, snap));
+    // The target modules leave after the comparison (their text is part of it).
+    for (const n of objs.reverse()) {
+      const r = sys.shell.run(`rmmod ${n}`);
+      const line = `rmmod ${n}: ${r.status === 0 ? 'ok' : r.err.trim()}`;
+      if (un) {
+        un.evidence.push(line);
+        if (r.status !== 0 && un.status === 'pass') Object.assign(un, { status: 'fail', verdict: `rmmod ${n} (a module the patch targets) failed after the patch was removed` });
+      }
+    }
   } catch (e) {
     checks.push(result('trial.no-oops', G, 'fail', `the trial stopped: ${(e as Error).message.split('\n')[0]}`, (e as Error).stack?.split('\n').slice(1, 6) ?? []));
   } finally {

@@ -19,6 +19,12 @@ export interface TrialOptions {
   set?: { sym: string; value: bigint }[];
   /** Module parameters (name=value). */
   params?: string[];
+  /**
+   * Modules the patch's klp objects name (e.g. test_klp_mod_target.ko for
+   * test_klp_mod_patch.ko): the static checks resolve against them and the
+   * trial loads them before the patch, probes them and removes them last.
+   */
+  objects?: ModuleFile[];
   /** CPU-time budget of the whole trial in ms (default 180000). */
   cpuMs?: number;
   /**
@@ -27,6 +33,12 @@ export interface TrialOptions {
    * hangs the trial). Costs ~150 µs per slice: about 5x slower.
    */
   watchdogUs?: number;
+}
+
+/** A module file and its bytes. */
+export interface ModuleFile {
+  file: string;
+  bytes: Uint8Array;
 }
 
 export const G = 'trial';
@@ -44,10 +56,12 @@ export function bootScratch(o: TrialOptions): System | CheckResult {
   }
 }
 
-/** The bytes of vmlinux's kernel text now. */
-export function snapshotText(sys: System): { addr: bigint; bytes: Buffer }[] {
+/** The bytes of vmlinux's kernel text now, and of the text of the named loaded modules. */
+export function snapshotText(sys: System, modules: string[] = []): { addr: bigint; bytes: Buffer }[] {
   const mem = sys.kernel.machine.mem;
-  return sys.kernel.image.sections.filter((s) => s.exec && s.addr >= MemoryMap.KERNEL_TEXT).map((s) => ({ addr: s.addr, bytes: Buffer.from(mem.read(s.addr, s.size)) }));
+  const kernel = sys.kernel.image.sections.filter((s) => s.exec && s.addr >= MemoryMap.KERNEL_TEXT).map((s) => ({ addr: s.addr, bytes: Buffer.from(mem.read(s.addr, s.size)) }));
+  const mods = sys.kernel.textRanges.filter((r) => modules.includes(r.owner)).map((r) => ({ addr: r.lo, bytes: Buffer.from(mem.read(r.lo, Number(r.hi - r.lo))) }));
+  return [...kernel, ...mods];
 }
 
 /** trial.text-restored: every text byte equals the snapshot; evidence names the differing ranges. */
@@ -68,7 +82,9 @@ export function compareText(sys: System, snap: { addr: bigint; bytes: Buffer }[]
     }
   }
   const size = snap.reduce((n, s) => n + s.bytes.length, 0);
-  if (total === 0) return result('trial.text-restored', G, 'pass', `kernel text (${size} bytes) is byte-identical to the snapshot`, []);
+  const kernel = sys.kernel.image.sections.filter((s) => s.exec && s.addr >= MemoryMap.KERNEL_TEXT).reduce((n, s) => n + s.size, 0);
+  const what = size === kernel ? `kernel text (${size} bytes)` : `kernel and target module text (${kernel} + ${size - kernel} bytes)`;
+  if (total === 0) return result('trial.text-restored', G, 'pass', `${what} is byte-identical to the snapshot`, []);
   return result('trial.text-restored', G, 'fail', `${total} byte${total === 1 ? '' : 's'} of kernel text differ from the snapshot`, diffs);
 }
 

@@ -2,7 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadImage } from '../../src/kernel/loadImage.ts';
 import { CHECK_IDS, failedIds, validateModule, validatePatches, type Report } from '../../src/validate/index.ts';
-import { buildCase, cases, unusedSources, type Case } from '../fixtures/validate/build.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { buildCase, cases, objectsOf, unusedSources, type Case } from '../fixtures/validate/build.ts';
+
+const MOD_DIR = new URL('../../kernel-image/build/modules/', import.meta.url);
 
 const image = loadImage();
 const results = new Map<string, Report>();
@@ -11,7 +14,7 @@ function staticReport(c: Case): Report {
   let r = results.get(c.name);
   if (!r) {
     r = c.kind === 'module'
-      ? validateModule(buildCase(c, image), `${c.name}.ko`, { image, trial: false })
+      ? validateModule(buildCase(c, image), `${c.name}.ko`, { image, trial: false, objects: objectsOf(c, image) })
       : validatePatches(c.patches ?? [c.patch!], c.name, { image });
     results.set(c.name, r);
   }
@@ -31,6 +34,18 @@ describe('[validate]: the corpus (static checks)', () => {
     );
     expect(all.filter((c) => c.kind === 'patch' && c.expect.length === 0).length).toBeGreaterThanOrEqual(3);
     expect(unusedSources()).toEqual([]);
+  });
+
+  it('covers every module `npm run build-kernel` builds: each livepatch is a good case, each other module a bad one', () => {
+    const built = readdirSync(MOD_DIR).filter((f) => f.endsWith('.ko')).map((f) => f.slice(0, -3));
+    const isLivepatch = (n: string): boolean => readFileSync(new URL(`${n}.ko`, MOD_DIR)).includes('livepatch=Y\0');
+    const good = all.filter((c) => c.kind === 'module' && c.expect.length === 0).map((c) => c.base);
+    const bad = all.filter((c) => c.kind === 'module' && c.expect.length > 0).map((c) => c.base);
+    expect(built.length).toBeGreaterThanOrEqual(9);
+    for (const n of built) expect(isLivepatch(n) ? good : bad, n).toContain(`@${n}`);
+    expect(built.filter(isLivepatch).sort()).toEqual([
+      'livepatch-meminfo-string', 'livepatch-sample', 'test_klp_atomic_replace', 'test_klp_callbacks_demo', 'test_klp_livepatch', 'test_klp_mod_patch', 'test_klp_syscall',
+    ]);
   });
 
   for (const c of all) {
@@ -87,9 +102,54 @@ describe('[validate]: the corpus (static checks)', () => {
   });
 
   it('passes the shipped livepatch-meminfo-string.ko, which reaches the unexported boot_params through .klp.sym', () => {
-    const c: Case = { kind: 'module', name: 'livepatch-meminfo-string', base: '@livepatch-meminfo-string', expect: [], why: '' };
-    const r = validateModule(buildCase(c, image), 'livepatch-meminfo-string.ko', { image, trial: false });
+    const r = staticReport(all.find((c) => c.name === 'livepatch-meminfo-string')!);
     expect(failedIds(r)).toEqual([]);
-    expect(r.checks.find((x) => x.id === 'mod.klp-sym-unique')!.status).toBe('pass');
+    const k = r.checks.find((x) => x.id === 'mod.klp-sym-unique')!;
+    expect(k.status).toBe('pass');
+    expect(k.evidence.join('\n')).toMatch(/\.klp\.sym\.vmlinux\.boot_params,0 → 0x/);
+  });
+
+  it('names the keystone look-alike at a new function entry (0f 18 24 00, then push rbp)', () => {
+    const f = staticReport(all.find((c) => c.name === 'new-func-lookalike-nop')!).checks.find((x) => x.id === 'mod.new-traceable')!;
+    expect(f.status).toBe('fail');
+    expect(f.evidence.join('\n')).toContain('starts with 0f 18 24 00 55 = nop dword ptr [rax + rax] (4 bytes); push rbp (1 byte)');
+    expect(f.evidence.join('\n')).toContain('compare bytes, not disassembly');
+  });
+
+  it('catches a 5-byte nop with another ModRM even though it disassembles like the ftrace nop', () => {
+    const f = staticReport(all.find((c) => c.name === 'nop5-other-modrm-reg')!).checks.find((x) => x.id === 'bytes.ftrace-nop')!;
+    expect(f.verdict).toBe('old (0f 1f 4c 00 00) is not the ftrace nop 0f 1f 44 00 00');
+    expect(f.evidence.join('\n')).toContain('not x86_nops[5]');
+  });
+
+  it('a callbacks-only patch (objects with empty funcs arrays) is well formed', () => {
+    const k = staticReport(all.find((c) => c.name === 'test_klp_callbacks_demo')!).checks.find((x) => x.id === 'mod.klp-patch')!;
+    expect(k.status).toBe('pass');
+    expect(k.verdict).toBe('klp_patch with 0 functions in 2 objects (no functions: callbacks only)');
+    expect(k.evidence.join('\n')).toContain('objects vmlinux, test_klp_callbacks_mod');
+  });
+
+  it('resolves a module object against the supplied target module, and skips it (with a hint) without one', () => {
+    const withTarget = staticReport(all.find((c) => c.name === 'test_klp_mod_patch')!);
+    const res = withTarget.checks.find((x) => x.id === 'mod.klp-func-resolves')!;
+    expect(res.status).toBe('pass');
+    expect(res.evidence.join('\n')).toMatch(/test_klp_mod_target_show\+0x0\/0x[0-9a-f]+ \[test_klp_mod_target\] \(func, global\)/);
+    expect(withTarget.checks.filter((x) => x.status === 'skip')).toEqual([]);
+    const without = staticReport(all.find((c) => c.name === 'test_klp_mod_patch-without-target')!);
+    expect(without.ok).toBe(true);
+    const skip = without.checks.find((x) => x.id === 'mod.klp-func-resolves')!;
+    expect(skip.status).toBe('skip');
+    expect(skip.verdict).toContain('--with test_klp_mod_target.ko');
+    const bad = staticReport(all.find((c) => c.name === 'mod-object-unknown-func')!).checks.find((x) => x.id === 'mod.klp-func-resolves')!;
+    expect(bad.verdict).toBe("symbol 'test_klp_mod_target_shw' not found in symbol table of test_klp_mod_target");
+  });
+
+  it('says plainly that a module which is not a livepatch is not one', () => {
+    for (const n of ['test_klp_mod_target', 'test_klp_callbacks_mod']) {
+      const r = staticReport(all.find((c) => c.name === n)!);
+      expect(failedIds(r)).toEqual(['mod.livepatch-modinfo', 'mod.klp-patch']);
+      expect(r.checks.find((x) => x.id === 'mod.klp-patch')!.verdict).toBe('init never calls klp_enable_patch: this is not a livepatch module');
+      expect(r.checks.find((x) => x.id === 'mod.livepatch-modinfo')!.verdict).toContain(`module ${n} is not marked as a livepatch module`);
+    }
   });
 });

@@ -2,14 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadImage } from '../../src/kernel/loadImage.ts';
 import { failedIds, validateModule, type CheckResult, type Report } from '../../src/validate/index.ts';
-import { buildCase, cases, type Case } from '../fixtures/validate/build.ts';
+import { buildCase, cases, objectsOf, type Case } from '../fixtures/validate/build.ts';
 
 const image = loadImage();
 const byName = (n: string): Case => cases().find((c) => c.name === n)!;
 
 function trial(c: Case): Report {
   const set = Object.entries(c.set ?? {}).map(([sym, v]) => ({ sym, value: BigInt(v) }));
-  return validateModule(buildCase(c, image), `${c.name}.ko`, { image, trial: true, set, ...(c.timeout ? { timeoutS: c.timeout } : {}) });
+  return validateModule(buildCase(c, image), `${c.name}.ko`, { image, trial: true, set, objects: objectsOf(c, image), ...(c.timeout ? { timeoutS: c.timeout } : {}) });
 }
 
 const check = (r: Report, id: string, subject?: string): CheckResult => r.checks.find((x) => x.id === id && (subject === undefined || x.subject?.startsWith(subject)))!;
@@ -57,6 +57,48 @@ describe('[validate]: module trial runs', () => {
     expect(ev).toMatch(/msleep_interruptible\+0x[0-9a-f]+\/0x[0-9a-f]+\n\s+cmdline_proc_show\+0x[0-9a-f]+\/0x43/);
     expect(check(r, 'trial.new-code').status).toBe('skip');
     expect(check(r, 'trial.unload').status).toBe('pass');
+    expect(check(r, 'trial.text-restored').status).toBe('pass');
+  });
+
+  // Every other good module of the corpus with a trial (the sample modules npm run build-kernel ships).
+  const covered = new Set(['good-cmdline', 'meminfo-klp-sym', 'livepatch-sample', 'test_klp_mod_patch']);
+  for (const c of cases().filter((x) => x.kind === 'module' && x.trial && x.expect.length === 0 && !covered.has(x.name))) {
+    it(`${c.name}: passes its trial (${c.why})`, () => {
+      const r = trial(c);
+      expect(failedIds(r), JSON.stringify(r.checks.filter((x) => x.status !== 'pass'), null, 1)).toEqual([]);
+      for (const id of ['trial.load', 'trial.transition', 'trial.unload', 'trial.text-restored']) expect(check(r, id)?.status, id).toBe('pass');
+      // Each patched function is reached by the probe and runs the new code.
+      const nc = r.checks.filter((x) => x.id === 'trial.new-code');
+      expect(nc.every((x) => x.status === 'pass')).toBe(true);
+      expect(nc.length).toBe(new Set(r.checks.filter((x) => x.group === 'function').map((x) => x.subject)).size);
+    });
+  }
+
+  it('livepatch-sample: passes its trial; cat /proc/cmdline by a task and cmdline_proc_show() on every vCPU print the patched line', () => {
+    const r = trial(byName('livepatch-sample'));
+    expect(failedIds(r)).toEqual([]);
+    const nc = check(r, 'trial.new-code');
+    const ev = nc.evidence.join('\n');
+    expect(ev).toMatch(/cat \/proc\/cmdline: before "BOOT_IMAGE=.*", after "this has been live patched"/);
+    for (const cpu of [0, 1]) expect(ev).toMatch(new RegExp(`cmdline_proc_show\\(\\) as cpu${cpu}: before ".*", after "this has been live patched"`));
+  });
+
+  it('test_klp_mod_patch: loads test_klp_mod_target first, patches its show function, compares its text too, removes both', () => {
+    const r = trial(byName('test_klp_mod_patch'));
+    expect(failedIds(r)).toEqual([]);
+    expect(check(r, 'trial.load').verdict).toBe('insmod test_klp_mod_patch after test_klp_mod_target returned 0');
+    expect(check(r, 'trial.new-code').evidence.join('\n')).toMatch(/cat \/proc\/test_klp_mod_target: before "test_klp_mod_target: original output", after "test_klp_mod_patch: this has been live patched"/);
+    expect(check(r, 'trial.pokes').evidence[0]).toMatch(/^test_klp_mod_target_show\+0x0\/0x[0-9a-f]+ \[test_klp_mod_target\]: 0f 1f 44 00 00 → e8/);
+    expect(check(r, 'trial.text-restored').verdict).toMatch(/^kernel and target module text \(\d+ \+ \d+ bytes\) is byte-identical/);
+    expect(check(r, 'trial.unload').evidence).toEqual(expect.arrayContaining(['rmmod test_klp_mod_patch: ok', 'rmmod test_klp_mod_target: ok']));
+  });
+
+  it('test_klp_mod_target: a module that is not a livepatch loads but registers no patch, and the trial says so', () => {
+    const r = trial(byName('test_klp_mod_target'));
+    expect(failedIds(r)).toEqual(['mod.livepatch-modinfo', 'mod.klp-patch', 'trial.load']);
+    expect(check(r, 'trial.load').verdict).toMatch(/returned 0 but registered no livepatch: nothing called klp_enable_patch \(not a livepatch module\)/);
+    expect(check(r, 'trial.transition')).toBeUndefined();
+    expect(check(r, 'trial.unload').verdict).toBe("removed 'test_klp_mod_target' (it registered no patch to disable)");
     expect(check(r, 'trial.text-restored').status).toBe('pass');
   });
 

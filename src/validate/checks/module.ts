@@ -40,10 +40,11 @@ function klpPatch(lm: LinkedModule, view: KernelView): { check: CheckResult; pat
   if (found.addr === undefined) return { check: result('mod.klp-patch', G, 'fail', found.why ?? 'no klp_patch found', found.evidence) };
   const p = readDeclPatch(lm, found.addr, found.evidence);
   if (typeof p === 'string') return { check: result('mod.klp-patch', G, 'fail', p, found.evidence) };
-  const objs = [...new Set(p.funcs.map((f) => f.obj))];
+  const objs = p.objects;
   const ev = [...p.evidence, `klp_patch at ${hexAddr(p.addr)}: replace=${p.replace ? 1 : 0}, objects ${objs.join(', ')}`];
   for (const f of p.funcs) ev.push(`klp_func ${f.obj}:${f.oldName},${f.sympos} → ${lm.symbols.find((s) => s.addr === f.newFunc && s.type === 'func')?.name ?? hexAddr(f.newFunc)}`);
-  return { check: result('mod.klp-patch', G, 'pass', `klp_patch with ${p.funcs.length} function${p.funcs.length === 1 ? '' : 's'} in ${objs.length} object${objs.length === 1 ? '' : 's'}`, ev), patch: p };
+  const callbacksOnly = p.funcs.length === 0 ? ' (no functions: callbacks only)' : '';
+  return { check: result('mod.klp-patch', G, 'pass', `klp_patch with ${p.funcs.length} function${p.funcs.length === 1 ? '' : 's'} in ${objs.length} object${objs.length === 1 ? '' : 's'}${callbacksOnly}`, ev), patch: p };
 }
 
 /** The module-level checks; the declared patch (if readable) feeds the function checks. */
