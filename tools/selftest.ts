@@ -1,4 +1,4 @@
-// selftest.ts - `klpemu selftest`: replay the kernel's livepatch kselftests (test-livepatch.sh, test-callbacks.sh) and compare dmesg
+// selftest.ts - `klpemu selftest`: replay the kernel's livepatch kselftests (test-livepatch.sh, test-callbacks.sh, test-ftrace.sh, test-sysfs.sh) and compare dmesg
 
 import { parseArgs } from 'node:util';
 import { createSystem } from '../src/system.ts';
@@ -6,11 +6,12 @@ import { Selftest, SelftestError } from '../src/selftests/functions.ts';
 import { TEST_LIVEPATCH, runScenario } from '../src/selftests/testLivepatch.ts';
 import { TEST_CALLBACKS } from '../src/selftests/testCallbacks.ts';
 import { TEST_FTRACE } from '../src/selftests/testFtrace.ts';
+import { TEST_SYSFS } from '../src/selftests/testSysfs.ts';
 
-const ALL = [...TEST_LIVEPATCH, ...TEST_CALLBACKS, ...TEST_FTRACE];
+const ALL = [...TEST_LIVEPATCH, ...TEST_CALLBACKS, ...TEST_FTRACE, ...TEST_SYSFS];
 
 const HELP = `usage: klpemu selftest [--cpus N] [--seed S] [--verbose] [TEST...]
-  Runs test-livepatch.sh's scenarios (${ALL.map((s) => `"${s.name}"`).join(', ')}),
+  Runs the livepatch kselftests' scenarios (${ALL.map((s) => `"${s.name}"`).join(', ')}),
   each on a fresh machine, and prints "ok" or "not ok" with the diff of check_result.`;
 
 /** @returns 0 when every scenario passes */

@@ -1,4 +1,4 @@
-// shell.ts - a small shell on the machine: insmod, rmmod, lsmod, echo, cat, grep, ls, dmesg, sysctl
+// shell.ts - a small shell on the machine: insmod, rmmod, lsmod, echo, cat, grep, ls, stat, dmesg, sysctl
 
 import type { Kernel } from './kernel.ts';
 import { catProc } from './klpsh.ts';
@@ -146,6 +146,27 @@ function ls(sh: Shell, args: string[]): ShellResult {
   return ok(names.length ? names.join('\n') + '\n' : '');
 }
 
+/** `stat --format FMT PATH` / `stat -c FMT PATH`: %A (rights as ls -l prints them), %a (octal), %n (name). */
+function stat(sh: Shell, args: string[]): ShellResult {
+  let fmt = '%n';
+  const paths: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-c' || a === '--format') fmt = args[++i] ?? '';
+    else if (a.startsWith('--format=')) fmt = a.slice('--format='.length);
+    else paths.push(a);
+  }
+  if (paths.length === 0) return fail('stat: missing operand');
+  let out = '';
+  for (const p of paths) {
+    const rights = sh.kernel.vfs.modeString(p);
+    if (rights === undefined) return { out, err: `stat: cannot statx '${p}': No such file or directory\n`, status: 1 };
+    const octal = [1, 4, 7].map((i) => (rights[i] !== '-' ? 4 : 0) + (rights[i + 1] !== '-' ? 2 : 0) + (rights[i + 2] !== '-' ? 1 : 0)).join('');
+    out += fmt.replace(/%([Aan%])/g, (_, c: string) => (c === 'A' ? rights : c === 'a' ? String(Number(octal)) : c === 'n' ? p : '%')) + '\n';
+  }
+  return ok(out);
+}
+
 function dmesg(sh: Shell): ShellResult {
   return ok(sh.kernel.dmesg().join('\n') + '\n');
 }
@@ -165,7 +186,7 @@ function sysctl(sh: Shell, args: string[]): ShellResult {
   return ok(args.includes('-q') ? '' : `${name} = ${value}\n`);
 }
 
-const HANDLERS: Record<string, Handler> = { echo, cat, grep, insmod, rmmod, lsmod, ls, dmesg, sysctl };
+const HANDLERS: Record<string, Handler> = { echo, cat, grep, insmod, rmmod, lsmod, ls, stat, dmesg, sysctl };
 
 /** Format a result as a terminal would show it. */
 export function formatResult(r: ShellResult): string {

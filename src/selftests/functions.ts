@@ -161,6 +161,20 @@ export class Selftest {
     this.log(`livepatch: kernel.ftrace_enabled = ${value}`);
   }
 
+  /** check_sysfs_rights P rel mode: `stat --format '%A'` of $SYSFS_KLP_DIR/P/rel. */
+  checkSysfsRights(mod: string, rel: string, expected: string): void {
+    const path = `${SYSFS_KLP_DIR}/${mod}/${rel}`;
+    const rights = this.sh(`stat --format '%A' ${path}`).out.trim();
+    if (rights !== expected) throw new SelftestError(`Unexpected access rights of ${path}: ${expected} vs. ${rights}`);
+  }
+
+  /** check_sysfs_value P rel v: `cat` of $SYSFS_KLP_DIR/P/rel. */
+  checkSysfsValue(mod: string, rel: string, expected: string): void {
+    const path = `${SYSFS_KLP_DIR}/${mod}/${rel}`;
+    const value = this.cat(path).trim();
+    if (value !== expected) throw new SelftestError(`Unexpected value in ${path}: ${expected} vs. ${value}`);
+  }
+
   /** Entries in /sys/kernel/livepatch (ls | wc -l). */
   livepatchEntries(): number {
     return this.sys.kernel.vfs.list(SYSFS_KLP_DIR).length;
