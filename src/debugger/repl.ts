@@ -60,8 +60,10 @@ export function runInteractive(d: Debugger, opts: ReplOptions): Promise<number> 
     const finish = (): void => resolve(0);
     rl.on('SIGINT', () => {
       if (d.runner.running) return d.runner.interrupt();
-      rl.write('', { ctrl: true, name: 'u' });
+      // as a shell does: the abandoned line stays on screen with ^C, a fresh prompt below
+      rl.write(null, { ctrl: true, name: 'e' });
       opts.output.write('^C\n');
+      rl.write(null, { ctrl: true, name: 'u' });
       rl.prompt();
     });
     rl.on('close', () => {
