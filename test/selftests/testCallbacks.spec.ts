@@ -1,4 +1,4 @@
-// testCallbacks.spec.ts - the kernel's test-callbacks.sh scenarios (without the busy module), dmesg compared
+// testCallbacks.spec.ts - the kernel's test-callbacks.sh scenarios 1-7, 10, 11 (demo, demo2, mod), dmesg compared
 import { describe, expect, it } from 'vitest';
 import { createSystem } from '../../src/system.ts';
 import { Selftest } from '../../src/selftests/functions.ts';

@@ -44,7 +44,7 @@ describe('[validate]: the corpus (static checks)', () => {
     expect(built.length).toBeGreaterThanOrEqual(9);
     for (const n of built) expect(isLivepatch(n) ? good : bad, n).toContain(`@${n}`);
     expect(built.filter(isLivepatch).sort()).toEqual([
-      'livepatch-meminfo-string', 'livepatch-sample', 'test_klp_atomic_replace', 'test_klp_callbacks_demo', 'test_klp_livepatch', 'test_klp_mod_patch', 'test_klp_syscall',
+      'livepatch-meminfo-string', 'livepatch-sample', 'test_klp_atomic_replace', 'test_klp_callbacks_demo', 'test_klp_callbacks_demo2', 'test_klp_livepatch', 'test_klp_mod_patch', 'test_klp_syscall',
     ]);
   });
 
