@@ -56,8 +56,8 @@ export function sessionOf(target: DebugTarget, sys?: System): Session {
 }
 
 /** Boot a full system (ftrace, modules, livepatch) deterministically and attach a debugger. */
-export function bootSession(opts: { cpus?: number; seed?: number } = {}): Session {
-  const sys = createSystem({ cpus: opts.cpus ?? 2, seed: opts.seed ?? 1, mode: 'deterministic', image: builtImage() });
+export function bootSession(opts: { cpus?: number; seed?: number; nrSleepers?: number } = {}): Session {
+  const sys = createSystem({ cpus: opts.cpus ?? 2, seed: opts.seed ?? 1, mode: 'deterministic', image: builtImage(), nrSleepers: opts.nrSleepers });
   return sessionOf(targetOfSystem(sys), sys);
 }
 

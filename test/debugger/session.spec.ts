@@ -47,7 +47,7 @@ describe('[debugger/session]: command table, help, and input that must not hurt 
   });
 
   it('tab completion: command names, symbol prefixes (also after *), info subcommands, machine paths', () => {
-    expect(complete(s.d, 'disa')).toEqual([['disable', 'disas', 'disassemble'], 'disa']);
+    expect(complete(s.d, 'disa')).toEqual([['disa', 'disable', 'disas', 'disassemble'], 'disa']);
     expect(complete(s.d, 'b cmdline_pr')).toEqual([['cmdline_proc_delay_ms', 'cmdline_proc_show'], 'cmdline_pr']);
     expect(complete(s.d, 'break *msleep_int')).toEqual([['*msleep_interruptible'], '*msleep_int']);
     expect(complete(s.d, 'info re')).toEqual([['reg', 'registers'], 're']);

@@ -119,8 +119,8 @@ export const BREAKPOINT_COMMANDS: Command[] = [
     run: (d, a) => setWatch(d, a),
   },
   { name: 'delete', aliases: ['d'], category: 'breakpoints', usage: 'delete [N...]', summary: 'Delete breakpoints/watchpoints (all without arguments)', run: (d, a) => del(d, a) },
-  { name: 'disable', category: 'breakpoints', usage: 'disable [N...]', summary: 'Disable breakpoints/watchpoints', run: (d, a) => setEnabled(d, a, false) },
-  { name: 'enable', category: 'breakpoints', usage: 'enable [N...]', summary: 'Enable breakpoints/watchpoints', run: (d, a) => setEnabled(d, a, true) },
+  { name: 'disable', aliases: ['dis', 'disa'], category: 'breakpoints', usage: 'disable [N...]', summary: 'Disable breakpoints/watchpoints', run: (d, a) => setEnabled(d, a, false) },
+  { name: 'enable', aliases: ['en'], category: 'breakpoints', usage: 'enable [N...]', summary: 'Enable breakpoints/watchpoints', run: (d, a) => setEnabled(d, a, true) },
   { name: 'condition', category: 'breakpoints', usage: 'condition N [COND]', summary: 'Set or clear the condition of breakpoint N', run: (d, a) => condition(d, a) },
   { name: 'ignore', category: 'breakpoints', usage: 'ignore N COUNT', summary: 'Pass breakpoint N COUNT times without stopping', run: (d, a) => ignore(d, a) },
 ];

@@ -87,8 +87,12 @@ function examineInsns(d: Debugger, addr: bigint, count: number): bigint {
   return last.address + BigInt(last.size);
 }
 
+/** Units one x may show: beyond this the REPL would print for minutes without a way to stop it. */
+export const MAX_X_COUNT = 65536;
+
 function examine(d: Debugger, args: string, fmt: string | undefined): void {
   const f = parseXFormat(fmt, d.lastX);
+  if (f.count > MAX_X_COUNT) throw new CommandError(`x: count ${f.count} is too large (at most ${MAX_X_COUNT})`);
   if (!args.trim() && d.xNext === undefined) throw new CommandError('Argument required (starting display address).');
   const addr = args.trim() ? parseLocation(d, args) : d.xNext!;
   d.lastX = { count: f.count, format: f.format, size: f.size };

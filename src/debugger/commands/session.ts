@@ -37,16 +37,28 @@ function restore(d: Debugger, args: string): void {
   d.print(`Restored '${name}' (guest time ${fmtTime(s.timeNs)}).${s.job ? ` [${s.job.what} in flight again]` : ''}`, location(d));
 }
 
+/** How deep `source` may nest (a file that sources itself would otherwise never end). */
+export const MAX_SOURCE_DEPTH = 16;
+const sourceDepth = new WeakMap<Debugger, number>();
+
 async function source(d: Debugger, args: string): Promise<void> {
   const file = args.trim();
   if (!file) throw new CommandError('usage: source FILE');
+  const depth = sourceDepth.get(d) ?? 0;
+  if (depth >= MAX_SOURCE_DEPTH) throw new CommandError(`source: ${file}: nested too deeply (more than ${MAX_SOURCE_DEPTH} levels; does it source itself?)`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new CommandError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const failed = await runScript(d, text.split('\n'), { echo: true });
+  sourceDepth.set(d, depth + 1);
+  let failed: Awaited<ReturnType<typeof runScript>>;
+  try {
+    failed = await runScript(d, text.split('\n'), { echo: true });
+  } finally {
+    sourceDepth.set(d, depth);
+  }
   if (failed) throw new CommandError(`source: ${file}:${failed.line}: command failed: ${failed.text}`);
 }
 

@@ -69,7 +69,10 @@ function insmod(d: Debugger, args: string): void {
   if (!d.target.modules) throw new CommandError('insmod: module loader not available (this target has no module loader)');
   const [file, ...params] = args.trim().split(/\s+/).filter(Boolean);
   if (!file) throw new CommandError('usage: insmod FILE [name=value...]');
-  runShell(d, ['insmod', resolveModule(file), ...params].join(' '));
+  const path = resolveModule(file);
+  // kmod's message: the loader itself would report a missing file as init_module's ENOENT (unknown symbol)
+  if (!existsSync(path)) throw new CommandError(`insmod: ERROR: could not load module ${file}: No such file or directory`);
+  runShell(d, ['insmod', path, ...params].join(' '));
 }
 
 function rmmod(d: Debugger, args: string): void {
