@@ -1,6 +1,6 @@
 // cli.spec.ts - `npx klpemu validate` as a user runs it: a subprocess, its exit status, stdout and stderr
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,17 @@ interface JsonReport {
 
 const lastLine = (s: string): string => s.trimEnd().split('\n').at(-1)!;
 
+/** The output docs/validate.md shows for `$ klpemu validate ARGS` (the block's lines after the command). */
+function documented(cmdPrefix: string): string {
+  const doc = readFileSync(join(ROOT, 'docs/validate.md'), 'utf8');
+  const start = doc.indexOf(`$ klpemu validate ${cmdPrefix}`);
+  expect(start, cmdPrefix).toBeGreaterThan(0);
+  const body = doc.slice(doc.indexOf('\n', start) + 1, doc.indexOf('\n```', start));
+  return body;
+}
+/** The kernel line names this checkout's path: compare everything else. */
+const noKernelPath = (s: string): string => s.replace(/^ {2}kernel: .*$/m, '  kernel: <vmlinux>').trimEnd();
+
 describe.concurrent('[validate]: the klpemu validate command', () => {
   it('a good livepatch module: trial on by default, ✓ lines grouped, PASS verdict, exit 0', async () => {
     const r = await klpemu(`${MODS}/livepatch-sample.ko`);
@@ -68,7 +79,14 @@ describe.concurrent('[validate]: the klpemu validate command', () => {
     expect(r.stdout).toMatch(/\n {2}✓ trial\.text-restored +kernel text \(\d+ bytes\) is byte-identical to the snapshot\n/);
     expect(r.stdout).not.toContain('✗');
     expect(lastLine(r.stdout)).toMatch(/^verdict: PASS - \d+ checks passed$/);
+    expect(noKernelPath(r.stdout), 'docs/validate.md shows this report').toBe(noKernelPath(documented('kernel-image/build/modules/livepatch-sample.ko')));
   }, 180_000);
+
+  it('the failing raw patch report in docs/validate.md is what the command prints', async () => {
+    const r = await klpemu('--site', 'cmdline_proc_show', '--old', '0f 18 24 00 55', '--new', 'call ftrace_caller');
+    expect(r.code).toBe(1);
+    expect(noKernelPath(r.stdout)).toBe(noKernelPath(documented("--site cmdline_proc_show --old '0f 18 24 00 55'")));
+  }, 60_000);
 
   it('a bad module: the failing check with its evidence, FAIL verdict naming the id, exit 1', async () => {
     const r = await klpemu('--no-trial', `${KO}/no-livepatch-modinfo.ko`);
