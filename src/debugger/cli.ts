@@ -11,7 +11,7 @@ import { parseDuration, fmtTime } from './format.ts';
 import { runInteractive } from './repl.ts';
 import { runScript } from './script.ts';
 
-const HELP = `usage: klpemu repl [--cpus N] [--seed S] [--kernel PATH] [--no-boot] [--batch FILE] [--continue-limit DUR]
+const HELP = `usage: klpemu repl [--cpus N] [--seed S] [--kernel PATH] [--no-boot] [--batch FILE] [--continue-limit DUR] [--history FILE]
   --cpus N              vCPUs, 1..8 (default 2)
   --seed S              interleaving seed (default 1)
   --kernel PATH         vmlinux (default kernel-image/build/vmlinux)
