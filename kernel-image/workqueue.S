@@ -3,7 +3,8 @@
 # struct work_struct { list_head entry; u64 func; } - guest-only, 24 bytes.
 # queue_work adds under wq_lock and wakes the worker; the worker sleeps in
 # TASK_INTERRUPTIBLE only after seeing the list empty under the same lock
-# (partner of the wake-up in queue_work), so no work is lost.
+# (partner of the wake-up in queue_work), so no work is lost. current_work is
+# the work being run (set and cleared under wq_lock), for flush_work.
 
 WORK_entry = 0
 WORK_func = 16
@@ -57,6 +58,46 @@ SYM_FUNC_START_LOCAL process_one_work
 	ret
 SYM_FUNC_END process_one_work
 
+# flush_work(work) -> 1 if it waited: until the work is neither queued nor running.
+SYM_FUNC_START flush_work
+	push rbp
+	mov rbp, rsp
+	push rbx
+	push r12
+	push r13
+	mov rbx, rdi
+	xor r13d, r13d
+.Lflush_check:
+	lea rdi, [rip + wq_lock]
+	call raw_spin_lock_irqsave
+	mov r12, rax
+	# Queued: its entry is on wq_list (LIST_DEL_INIT leaves it pointing at itself).
+	cmp qword ptr [rbx + WORK_entry], rbx
+	setne al
+	cmp qword ptr [rip + current_work], rbx
+	sete cl
+	or al, cl
+	movzx eax, al
+	push rax
+	lea rdi, [rip + wq_lock]
+	mov rsi, r12
+	call raw_spin_unlock_irqrestore
+	pop rax
+	test eax, eax
+	jz .Lflush_done
+	mov r13d, 1
+	call wait_tick
+	jmp .Lflush_check
+.Lflush_done:
+	mov eax, r13d
+	pop r13
+	pop r12
+	pop rbx
+	pop rbp
+	ret
+SYM_FUNC_END flush_work
+EXPORT_SYMBOL flush_work
+
 SYM_FUNC_START worker_thread
 	push rbp
 	mov rbp, rsp
@@ -71,11 +112,18 @@ SYM_FUNC_START worker_thread
 	cmp rbx, rsi
 	je .Lworker_sleep
 	LIST_DEL_INIT rbx, rax, rcx
+	mov qword ptr [rip + current_work], rbx
 	lea rdi, [rip + wq_lock]
 	mov rsi, r12
 	call raw_spin_unlock_irqrestore
 	mov rdi, rbx
 	call process_one_work
+	lea rdi, [rip + wq_lock]
+	call raw_spin_lock_irqsave
+	mov qword ptr [rip + current_work], 0
+	lea rdi, [rip + wq_lock]
+	mov rsi, rax
+	call raw_spin_unlock_irqrestore
 	call cond_resched
 	jmp .Lworker_loop
 .Lworker_sleep:
@@ -107,6 +155,9 @@ SYM_DATA_END wq_lock
 SYM_DATA_START system_worker
 	.quad 0
 SYM_DATA_END system_worker
+SYM_DATA_START_LOCAL current_work
+	.quad 0
+SYM_DATA_END current_work
 SYM_DATA_START works_done
 	.quad 0
 SYM_DATA_END works_done

@@ -5,10 +5,11 @@ import { createSystem } from '../src/system.ts';
 import { Selftest, SelftestError } from '../src/selftests/functions.ts';
 import { TEST_LIVEPATCH, runScenario } from '../src/selftests/testLivepatch.ts';
 import { TEST_CALLBACKS } from '../src/selftests/testCallbacks.ts';
+import { TEST_CALLBACKS_BUSY } from '../src/selftests/testCallbacksBusy.ts';
 import { TEST_FTRACE } from '../src/selftests/testFtrace.ts';
 import { TEST_SYSFS } from '../src/selftests/testSysfs.ts';
 
-const ALL = [...TEST_LIVEPATCH, ...TEST_CALLBACKS, ...TEST_FTRACE, ...TEST_SYSFS];
+const ALL = [...TEST_LIVEPATCH, ...TEST_CALLBACKS, ...TEST_CALLBACKS_BUSY, ...TEST_FTRACE, ...TEST_SYSFS];
 
 const HELP = `usage: klpemu selftest [--cpus N] [--seed S] [--verbose] [TEST...]
   Runs the livepatch kselftests' scenarios (${ALL.map((s) => `"${s.name}"`).join(', ')}),

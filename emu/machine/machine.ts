@@ -29,6 +29,8 @@ const RFLAGS_IF = 1n << 9n;
 const NS_PER_EVENT = BigInt(Clock.NS_PER_EVENT);
 const MSR_LSTAR = 0xc0000082;
 const MSR_SYSCALL_MASK = 0xc0000084;
+/** How long one host call may wait for the guest (HOST_CALL_WAIT) in guest time. */
+const MAX_HOST_CALL_WAIT_NS = 120_000_000_000n;
 
 /**
  * The machine. Composition follows Qiling: memory, vCPUs, a hypercall table,
@@ -78,6 +80,10 @@ export class Machine {
   private readonly hooks: HookHandle[] = [];
   private readonly factory: () => Engine;
   private aux: Vcpu | undefined;
+  /** Nesting of callGuest on the aux engine; whether the outermost call may wait (HOST_CALL_WAIT). */
+  private auxDepth = 0;
+  private auxMayWait = false;
+  private auxWaitRequested = false;
 
   constructor(opts: MachineOptions = {}) {
     const cpus = opts.cpus ?? 1;
@@ -252,6 +258,12 @@ export class Machine {
   callGuest(fn: bigint, args: bigint[], o: { like: Vcpu; stackTop: bigint; retAddr: bigint; maxInsns?: number }): bigint {
     const aux = this.auxVcpu();
     const e = aux.engine;
+    // A call made while another is in progress on the aux engine (from a
+    // hypercall inside it, or from a timer or wake-up while it waits) must
+    // give the outer call its registers back.
+    const depth = this.auxDepth++;
+    const saved = depth > 0 ? e.contextSave() : undefined;
+    if (depth === 0) this.auxMayWait = this.current === undefined;
     e.gdtrWrite(o.like.engine.gdtrRead());
     e.idtrWrite(o.like.engine.idtrRead());
     e.regWrite('gs_base', o.like.engine.regRead('gs_base'));
@@ -263,6 +275,7 @@ export class Machine {
     aux.timeNs = o.like.timeNs;
     const outer = this.current;
     let budget = o.maxInsns ?? 10_000_000;
+    let waitedNs = 0n;
     try {
       while (e.regRead('rip') !== o.retAddr) {
         if (budget <= 0) throw new EmuError('guest', 'guest call did not return', { address: fn });
@@ -278,14 +291,38 @@ export class Machine {
           failure = err;
         }
         aux.running = false;
-        budget -= 1_000_000;
         this.afterExecute(aux, failure);
         if (aux.halted) throw new EmuError('guest', 'guest call halted', { address: e.regRead('rip') });
+        if (this.auxWaitRequested && depth === 0) {
+          // HOST_CALL_WAIT: the call sleeps a tick while the vCPUs run (as the
+          // task that made the syscall would), then resumes after the hypercall.
+          this.auxWaitRequested = false;
+          if (waitedNs >= MAX_HOST_CALL_WAIT_NS) throw new EmuError('guest', 'guest call waited too long', { address: fn });
+          this.current = outer;
+          this.runFor(TICK_NS);
+          waitedNs += TICK_NS;
+          continue;
+        }
+        budget -= 1_000_000;
       }
+      return e.regRead('rax');
     } finally {
       this.current = outer;
+      if (saved) e.contextRestore(saved);
+      this.auxDepth--;
     }
-    return e.regRead('rax');
+  }
+
+  /**
+   * HOST_CALL_WAIT from `v`: true when `v` runs a host call made from the
+   * host's top level (not from inside a vCPU), which then waits one tick with
+   * the machine running; false for a task (it sleeps itself) or a nested call.
+   */
+  hostCallWait(v: Vcpu): boolean {
+    if (v !== this.aux || this.auxDepth !== 1 || !this.auxMayWait) return false;
+    this.auxWaitRequested = true;
+    v.stopRequested = true;
+    return true;
   }
 
   private auxVcpu(): Vcpu {

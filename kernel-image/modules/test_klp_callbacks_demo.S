@@ -3,6 +3,8 @@
 # pre_patch_callback returns the module parameter pre_patch_ret (0 by default),
 # so the selftests can make it fail. callback_info prints the object's module
 # and its state (obj->mod, the guest struct module: MODULE in layout.ts).
+# Objects: vmlinux and test_klp_callbacks_mod (callbacks only), and
+# test_klp_callbacks_busy, whose busymod_work_func becomes patched_work_func.
 
 MODULE_LICENSE "GPL"
 MODULE_INFO livepatch Y
@@ -75,6 +77,16 @@ SYM_FUNC_START_LOCAL post_unpatch_callback
 	ret
 SYM_FUNC_END post_unpatch_callback
 
+SYM_FUNC_START_LOCAL patched_work_func
+	push rbp
+	mov rbp, rsp
+	lea rdi, [rip + fmt_patched]
+	lea rsi, [rip + name_patched_work_func]
+	call _printk
+	pop rbp
+	ret
+SYM_FUNC_END patched_work_func
+
 SYM_FUNC_START_LOCAL test_klp_callbacks_demo_init
 	push rbp
 	mov rbp, rsp
@@ -128,6 +140,18 @@ SYM_DATA_END state_unformed
 SYM_DATA_START_LOCAL name_mod
 	.asciz "test_klp_callbacks_mod"
 SYM_DATA_END name_mod
+SYM_DATA_START_LOCAL name_busy
+	.asciz "test_klp_callbacks_busy"
+SYM_DATA_END name_busy
+SYM_DATA_START_LOCAL name_busymod_work_func
+	.asciz "busymod_work_func"
+SYM_DATA_END name_busymod_work_func
+SYM_DATA_START_LOCAL name_patched_work_func
+	.asciz "patched_work_func"
+SYM_DATA_END name_patched_work_func
+SYM_DATA_START_LOCAL fmt_patched
+	.asciz "\0016test_klp_callbacks_demo: %s"
+SYM_DATA_END fmt_patched
 
 .section .data
 SYM_DATA_START pre_patch_ret
@@ -139,9 +163,14 @@ SYM_DATA_END module_state
 SYM_DATA_START_LOCAL no_funcs
 	KLP_FUNC_END
 SYM_DATA_END no_funcs
+SYM_DATA_START_LOCAL busymod_funcs
+	KLP_FUNC name_busymod_work_func, patched_work_func
+	KLP_FUNC_END
+SYM_DATA_END busymod_funcs
 SYM_DATA_START_LOCAL objs
 	KLP_OBJECT_CB 0, no_funcs, pre_patch_callback, post_patch_callback, pre_unpatch_callback, post_unpatch_callback
 	KLP_OBJECT_CB name_mod, no_funcs, pre_patch_callback, post_patch_callback, pre_unpatch_callback, post_unpatch_callback
+	KLP_OBJECT_CB name_busy, busymod_funcs, pre_patch_callback, post_patch_callback, pre_unpatch_callback, post_unpatch_callback
 	KLP_OBJECT_END
 SYM_DATA_END objs
 SYM_DATA_START_LOCAL patch

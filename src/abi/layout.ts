@@ -172,6 +172,7 @@ export const Hypercall = {
   CONSOLE_WRITE: 0x05, // (buf, len) bytes written to the console (tty)
   TASK_DEAD: 0x06, // (task) a task exited (its stack is no longer live)
   OOPS: 0x07, // (vector, pt_regs*) unhandled exception: the guest oopses
+  HOST_CALL_WAIT: 0x08, // () → 1: a host call (module init/exit run by insmod/rmmod) let the machine run a tick; 0: the caller is a task and sleeps itself
   KLP_ENABLE_PATCH: 0x20, // (klp_patch*) → 0 or -errno: klp_enable_patch() from a module's init
 } as const;
 

@@ -110,6 +110,7 @@ function registerMachineHypercalls(k: Kernel): void {
   });
   h.register(Hypercall.TASK_DEAD, 'task_dead', () => 0n);
   h.register(Hypercall.OOPS, 'oops', ({ vcpu, args }) => oops(k, vcpu, args));
+  h.register(Hypercall.HOST_CALL_WAIT, 'host_call_wait', ({ vcpu }) => (m.hostCallWait(vcpu) ? 1n : 0n));
 }
 
 function oops(k: Kernel, vcpu: Vcpu, args: bigint[]): bigint {

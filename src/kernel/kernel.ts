@@ -31,7 +31,9 @@ export class Kernel {
   readonly vfs = new VirtualFs();
   /** Tasks the host asked to wake (fake signals, kthread kicks), woken when no rq lock is held. */
   private readonly wakeQueue: bigint[] = [];
-  private callStack: bigint | undefined;
+  /** One stack per nesting level of callGuest (a callback from inside a module's init runs below it, not over it). */
+  private readonly callStacks: bigint[] = [];
+  private callDepth = 0;
   /** Kernel and module text ranges [lo, hi) (__kernel_text_address). */
   readonly textRanges: { lo: bigint; hi: bigint; owner: string }[] = [];
   /** Interrupt/exception entry stubs: a return address into them means a pt_regs on the stack. */
@@ -78,10 +80,16 @@ export class Kernel {
    * (default: the vCPU in the current hypercall, else CPU 0).
    */
   callGuest(fn: bigint, args: bigint[], like?: Vcpu): bigint {
-    if (this.callStack === undefined) this.callStack = this.vmalloc.alloc(THREAD_SIZE, 4096n) + BigInt(THREAD_SIZE);
+    const depth = this.callDepth;
+    this.callStacks[depth] ??= this.vmalloc.alloc(THREAD_SIZE, 4096n) + BigInt(THREAD_SIZE);
     const v = like ?? this.machine.current ?? this.machine.vcpus[0]!;
-    // Any address that is never executed ends the call; the module area's first page is reserved for it.
-    return this.machine.callGuest(fn, args, { like: v, stackTop: this.callStack, retAddr: MemoryMap.MODULES_VADDR });
+    this.callDepth++;
+    try {
+      // Any address that is never executed ends the call; the module area's first page is reserved for it.
+      return this.machine.callGuest(fn, args, { like: v, stackTop: this.callStacks[depth]!, retAddr: MemoryMap.MODULES_VADDR });
+    } finally {
+      this.callDepth--;
+    }
   }
 
   /** Ask for wake_up_process(task) (wake_up_state / signal_wake_up from host code). */

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { KSym } from '../kernel/kallsyms.ts';
 import { Errno } from '../kernel/errno.ts';
+import { kstrtobool } from '../kernel/sysfs.ts';
 import { LogLevel } from '../kernel/printk.ts';
 import { EmuError } from '../../emu/errors.ts';
 import {
@@ -237,33 +238,53 @@ export class ModuleLoader {
     vfs.createFile(`${dir}/refcnt`, { mode: 0o444, show: () => `${mod.refcnt}\n` });
     vfs.createFile(`${dir}/initstate`, { mode: 0o444, show: () => `${mod.state.toLowerCase()}\n` });
     vfs.createDir(`${dir}/holders`);
-    for (const [p, { addr }] of mod.params) {
+    for (const [p, par] of mod.params) {
       vfs.createFile(`${dir}/parameters/${p}`, {
         mode: 0o644,
-        show: () => `${this.k.machine.mem.readI32(addr)}\n`,
+        show: () => `${this.paramGet(par)}\n`,
         store: (v) => {
-          if (!/^-?\d+\s*$/.test(v)) return -Errno.EINVAL;
-          this.k.machine.mem.writeU32(addr, Number(v.trim()) >>> 0);
-          return v.length;
+          const ret = this.paramSet(par, v.replace(/\n$/, ''));
+          return ret < 0 ? ret : v.length;
         },
       });
     }
   }
 
-  /** parse_args(): `name=value` for int parameters. */
+  /** param_get_int / param_get_bool: the value as /sys/module/M/parameters/P shows it. */
+  private paramGet(par: { type: string; addr: bigint }): string {
+    const mem = this.k.machine.mem;
+    return par.type === 'bool' ? (mem.readU8(par.addr) ? 'Y' : 'N') : String(mem.readI32(par.addr));
+  }
+
+  /** param_set_int / param_set_bool (kstrtobool; a bare `name` means true): 0 or -EINVAL. */
+  private paramSet(par: { type: string; addr: bigint }, value: string | undefined): number {
+    const mem = this.k.machine.mem;
+    if (par.type === 'bool') {
+      const b = value === undefined ? true : kstrtobool(value);
+      if (b === undefined) return -Errno.EINVAL;
+      mem.write(par.addr, Uint8Array.of(b ? 1 : 0));
+      return 0;
+    }
+    if (value === undefined || !/^-?\d+\s*$/.test(value)) return -Errno.EINVAL;
+    mem.writeU32(par.addr, Number(value.trim()) >>> 0);
+    return 0;
+  }
+
+  /** parse_args(): `name=value` (or a bare `name` for a bool). */
   private setParams(mod: Module, params: string[]): number {
     for (const p of params) {
-      const [key, value = ''] = p.split('=');
-      const par = mod.params.get(key!);
+      const eq = p.indexOf('=');
+      const key = eq < 0 ? p : p.slice(0, eq);
+      const value = eq < 0 ? undefined : p.slice(eq + 1);
+      const par = mod.params.get(key);
       if (!par) {
         this.k.printk(LogLevel.WARNING, `${mod.name}: unknown parameter '${key}' ignored`);
         continue;
       }
-      if (!/^-?\d+$/.test(value)) {
-        this.k.printk(LogLevel.ERR, `${mod.name}: '${value}' invalid for parameter '${key}'`);
+      if (this.paramSet(par, value) < 0) {
+        this.k.printk(LogLevel.ERR, `${mod.name}: '${value ?? ''}' invalid for parameter '${key}'`);
         return -Errno.EINVAL;
       }
-      this.k.machine.mem.writeU32(par.addr, Number(value) >>> 0);
     }
     return 0;
   }
