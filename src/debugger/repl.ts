@@ -42,8 +42,9 @@ export interface ReplOptions {
 /**
  * Run the interactive prompt until `quit` or end of input. Lines typed while
  * a command runs are queued; Ctrl-C interrupts a running command (the run
- * loop yields to the event loop, where readline sees the keypress) or clears
- * the line at the prompt. Resolves with the exit code.
+ * loop yields to the event loop, where readline sees the keypress) and drops
+ * the queued lines, or abandons the line at the prompt. Resolves with the
+ * exit code.
  */
 export function runInteractive(d: Debugger, opts: ReplOptions): Promise<number> {
   const file = opts.historyFile ?? historyPath();
@@ -59,7 +60,11 @@ export function runInteractive(d: Debugger, opts: ReplOptions): Promise<number> 
   return new Promise((resolve) => {
     const finish = (): void => resolve(0);
     rl.on('SIGINT', () => {
-      if (d.runner.running) return d.runner.interrupt();
+      if (busy) {
+        // stop the command at its next step boundary; lines typed meanwhile are dropped
+        queue.length = 0;
+        return d.runner.interrupt();
+      }
       // as a shell does: the abandoned line stays on screen with ^C, a fresh prompt below
       rl.write(null, { ctrl: true, name: 'e' });
       opts.output.write('^C\n');

@@ -9,10 +9,13 @@ export const PROMPT = '(klpemu) ';
 export interface ScriptFailure {
   line: number;
   text: string;
+  /** Ctrl-C stopped the script there (the command itself may have succeeded). */
+  interrupted?: boolean;
 }
 
 /**
- * Run `lines` in order; blank lines and `#` comments are skipped. With
+ * Run `lines` in order; blank lines and `#` comments are skipped; Ctrl-C
+ * ends the script after the command it interrupted. With
  * `echo`, each command is printed after the prompt first, so a transcript
  * reads like an interactive session.
  * @returns undefined when every command succeeded, else the first failure
@@ -23,6 +26,7 @@ export async function runScript(d: Debugger, lines: readonly string[], opts: { e
     if (!text || text.startsWith('#')) continue;
     if (opts.echo) d.print(PROMPT + text);
     if (!(await d.execute(text))) return { line: i + 1, text };
+    if (d.runner.interrupted) return { line: i + 1, text, interrupted: true };
     if (d.quitRequested) return undefined;
   }
   return undefined;

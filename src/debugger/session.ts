@@ -66,6 +66,8 @@ export class Debugger {
   quitRequested = false;
   /** The user breakpoint of the last stop (`continue N` sets its ignore count). */
   lastBreakpoint: number | undefined;
+  /** Commands in progress (a `source` runs commands inside itself). */
+  private depth = 0;
   private nextUserId = 1;
   private nextInternalId = -1;
   private readonly out: (text: string) => void;
@@ -128,6 +130,9 @@ export class Debugger {
   async execute(line: string): Promise<boolean> {
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) return true;
+    // a Ctrl-C belongs to the command it interrupted (and to a `source` with all it runs)
+    if (this.depth === 0) this.runner.clearInterrupt();
+    this.depth++;
     try {
       const p = parseLine(trimmed);
       if (!p) throw new Error(`cannot parse '${trimmed}'`);
@@ -138,6 +143,7 @@ export class Debugger {
       this.print(errorText(e));
       return false;
     } finally {
+      this.depth--;
       this.reportLeftoverStops();
     }
   }

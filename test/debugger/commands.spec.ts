@@ -47,6 +47,29 @@ describe('[debugger/commands]: running, examining and scripting on a booted mach
     expect(await s.ok('cat /proc/cmdline')).toContain('[cat /proc/cmdline: done, status 69]');
   });
 
+  it('stepi N and nexti N are interruptible too (one counting run; short runs still yield to the event loop)', async () => {
+    await s.ok('set continue-limit off');
+    const t0 = s.d.machine.nowNs;
+    setTimeout(() => s.d.runner.interrupt(), 300);
+    const si = await s.ok('stepi 1000000000');
+    expect(si).toMatch(/^\nProgram received signal SIGINT, Interrupt\. \[cpu \d /);
+    expect(s.d.machine.nowNs).toBeGreaterThan(t0);
+    setTimeout(() => s.d.runner.interrupt(), 300);
+    expect(await s.ok('nexti 1000000000')).toMatch(/^\nProgram received signal SIGINT, Interrupt\./);
+    // the next command starts with the interrupt forgotten
+    expect(await s.ok('si 2')).toMatch(/^=> 0x[0-9a-f]+ </);
+
+    // Ctrl-C during a sourced script ends the script after the command it interrupted
+    const script = join(dir, 'long.gdb');
+    writeFileSync(script, 'wait 100s\np 12345\n');
+    setTimeout(() => s.d.runner.interrupt(), 300);
+    const src = await s.fails(`source ${script}`);
+    expect(src).toContain('Program received signal SIGINT, Interrupt.');
+    expect(src).toContain(`source: ${script}:1: interrupted: wait 100s\n`);
+    expect(src).not.toContain('12345');
+    await s.ok('set continue-limit 3s');
+  });
+
   it('until SYM runs to a location in a called function; x/a, x/d, x/u, x/c, x/t, x/o on what it sees', async () => {
     await s.ok('tbreak cmdline_proc_show');
     await s.ok('cat /proc/cmdline');

@@ -189,6 +189,21 @@ describe('[debugger/pty]: klpemu repl in a real terminal (tmux)', () => {
     expect(Number(/guest time (\d+\.\d+) s/.exec(cpus)![1])).toBeGreaterThan(0.02);
     await waitPrompt('');
     expect(screen().join('\n')).not.toMatch(EXITED);
+
+    // stepi N is one run: Ctrl-C stops it too; a line typed meanwhile is dropped, not run after it
+    const from3 = mark();
+    type('stepi 1000000000', 'Enter');
+    await new Promise((r) => setTimeout(r, 500));
+    type('p 777', 'Enter');
+    type('', 'C-c');
+    await waitFor(/\(klpemu\) stepi 1000000000\n[^]*Program received signal SIGINT, Interrupt\./, from3);
+    await waitPrompt('');
+    const from4 = mark();
+    type('p 778', 'Enter');
+    const after = await waitFor(/\$\d+ = 778/, from3);
+    expect(after).not.toContain('= 777');
+    expect(screen().slice(from4).join('\n')).toMatch(/^\(klpemu\) p 778\n\$\d+ = 778/);
+    await waitPrompt('');
   }, 60_000);
 
   it('quit exits 0; the history file keeps the session\'s commands; a new session recalls them with Up', async () => {
@@ -198,7 +213,7 @@ describe('[debugger/pty]: klpemu repl in a real terminal (tmux)', () => {
     type('quit', 'Enter');
     expect(await waitExit(quit)).toBe(0);
     const saved = readFileSync(history, 'utf8').split('\n').filter(Boolean);
-    expect(saved.slice(-3)).toEqual(['info cpus', 'p 1 + 1', 'quit']);
+    expect(saved.slice(-3)).toEqual(['p 778', 'p 1 + 1', 'quit']);
     expect(saved).toContain('b cmdline_proc_show');
     expect(saved).not.toContain('this is never run');
 

@@ -2,7 +2,7 @@
 
 import type { Debugger } from '../session.ts';
 import type { RunEnd } from '../runner.ts';
-import { reportRun } from '../report.ts';
+import { finishJob, reportRun } from '../report.ts';
 import { frameState, returnSlot } from '../frames.ts';
 import { decodeAt, describeAddr, hex, fmtTime, parseDuration } from '../format.ts';
 import { CommandError, intArg, type Command } from './table.ts';
@@ -33,32 +33,33 @@ async function cont(d: Debugger, args: string): Promise<void> {
   reportRun(d, await d.runner.run(runOpts(d)));
 }
 
+/** `stepi N` is one run whose hook counts N instructions (Ctrl-C stops it like a continue). */
 async function stepi(d: Debugger, args: string): Promise<void> {
   const n = intArg(args, 'stepi', 1);
-  for (let i = 1; i <= n; i++) {
-    const end = await d.runner.stepInsn(d.cpu, { limitNs: d.continueLimitNs });
-    const onlyStep = end.kind === 'stopped' && end.stops.every((s) => s.kind === 'step');
-    if (!onlyStep || i === n) return reportRun(d, end);
-    d.stops.noteStopped(d.cpu, d.reg('rip'));
-  }
+  if (n === 0) return;
+  reportRun(d, await d.runner.stepInsn(d.cpu, { limitNs: d.continueLimitNs, count: n }));
 }
+
+const onlySteps = (end: RunEnd): boolean => end.kind === 'stopped' && end.stops.every((s) => s.kind === 'step');
 
 async function nexti(d: Debugger, args: string): Promise<void> {
   const n = intArg(args, 'nexti', 1);
   for (let i = 1; i <= n; i++) {
     const rip = d.reg('rip');
     const insn = decodeAt(d.machine.mem, rip, 1)[0];
-    if (insn?.mnemonic !== 'call') {
-      await stepi(d, '1');
-      continue;
+    let end: RunEnd;
+    if (insn?.mnemonic !== 'call') end = await d.runner.stepInsn(d.cpu, { limitNs: d.continueLimitNs });
+    else {
+      const rsp = d.reg('rsp');
+      const cpu = d.cpu;
+      end = await runWithInternal(d, () => {
+        d.bps.add(rip + BigInt(insn.size), { internal: true, cpu, pred: (v) => v.engine.regRead('rsp') >= rsp });
+      });
     }
-    const rsp = d.reg('rsp');
-    const cpu = d.cpu;
-    const end = await runWithInternal(d, () => {
-      d.bps.add(rip + BigInt(insn.size), { internal: true, cpu, pred: (v) => v.engine.regRead('rsp') >= rsp });
-    });
-    reportRun(d, end);
-    if (!reachedGoal(end)) return;
+    // report only where it ends: the last instruction, a user stop, Ctrl-C or a failure
+    if (i === n || !(onlySteps(end) || reachedGoal(end))) return reportRun(d, end);
+    finishJob(d);
+    d.stops.noteStopped(d.cpu, d.reg('rip'));
   }
 }
 

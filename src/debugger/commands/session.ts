@@ -59,6 +59,7 @@ async function source(d: Debugger, args: string): Promise<void> {
   } finally {
     sourceDepth.set(d, depth);
   }
+  if (failed?.interrupted) throw new CommandError(`source: ${file}:${failed.line}: interrupted: ${failed.text}`);
   if (failed) throw new CommandError(`source: ${file}:${failed.line}: command failed: ${failed.text}`);
 }
 
