@@ -25,19 +25,27 @@ interface Target {
   before: Map<string, string>;
 }
 
-/** Old/new addresses and procfs probes of every vmlinux func of the declared patch. */
-function targets(sys: System, st: StaticModule): Target[] {
+/** Old/new addresses and procfs probes of every func of the declared patch whose object is loaded; the others as skips. */
+function targets(sys: System, st: StaticModule): { tg: Target[]; unreached: CheckResult[] } {
   const ks = sys.kernel.kallsyms;
   const out: Target[] = [];
+  const unreached: CheckResult[] = [];
   for (const f of st.patch?.funcs ?? []) {
     // A module object's functions are in kallsyms when that module was loaded first (TrialOptions.objects).
     const old = ks.lookupSympos(f.obj, f.oldName, f.sympos).sym;
-    if (!old) continue;
+    if (!old) {
+      const newName = st.lm.symbols.find((s) => s.addr === f.newFunc && s.type === 'func')?.name ?? hexAddr(f.newFunc);
+      const why = f.obj !== 'vmlinux' && !sys.modules.modules.has(f.obj)
+        ? `not probed: ${f.obj} is not loaded in the trial (give --with ${f.obj}.ko)`
+        : `not probed: ${f.oldName} does not resolve in ${f.obj}`;
+      unreached.push(result('trial.new-code', G, 'skip', why, [], `${f.oldName} → ${newName}`));
+      continue;
+    }
     const entries = procPathsReaching(sys, old.addr);
     const newName = st.lm.symbols.find((s) => s.addr === f.newFunc && s.type === 'func')?.name ?? hexAddr(f.newFunc);
     out.push({ name: f.oldName, old: old.addr, newFunc: f.newFunc, newName, paths: entries.map((e) => e.path), show: entries.some((e) => e.show === old.addr), before: new Map() });
   }
-  return out;
+  return { tg: out, unreached };
 }
 
 const first = (s: string | undefined): string => JSON.stringify((s ?? '').split('\n')[0]!.slice(0, 60));
@@ -144,7 +152,7 @@ export function trialModule(bytes: Uint8Array, st: StaticModule, o: TrialOptions
       }
       objs.push(...[...sys.modules.modules.keys()].filter((n) => !before.has(n)));
     }
-    const tg = targets(sys, st);
+    const { tg, unreached } = targets(sys, st);
     for (const t of tg) t.before = probe(sys, t, true, clock);
     const sets = applySets(sys, o);
     // Let the workload run into the new settings (e.g. a reader asleep inside a function) before loading.
@@ -172,6 +180,7 @@ export function trialModule(bytes: Uint8Array, st: StaticModule, o: TrialOptions
         const oopsed = sys.kernel.oopses.length > m.oopses;
         for (const t of tg) checks.push(newCodeCheck(t, probe(sys, t, !oopsed && clock.stalls.length === 0, clock), watch));
       } else for (const t of tg) checks.push(result('trial.new-code', G, 'skip', 'not probed: the transition did not complete', [`${t.newName} ran: ${watch.summary(t.newFunc)}`], `${t.name} → ${t.newName}`));
+      checks.push(...unreached);
     }
     watch.remove();
     checks.push(oopsCheck(sys, m));

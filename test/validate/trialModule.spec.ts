@@ -67,9 +67,10 @@ describe('[validate]: module trial runs', () => {
       const r = trial(c);
       expect(failedIds(r), JSON.stringify(r.checks.filter((x) => x.status !== 'pass'), null, 1)).toEqual([]);
       for (const id of ['trial.load', 'trial.transition', 'trial.unload', 'trial.text-restored']) expect(check(r, id)?.status, id).toBe('pass');
-      // Each patched function is reached by the probe and runs the new code.
+      // Each patched function is reached by the probe and runs the new code (a function of a
+      // module object that the case does not supply is reported as a skip, never passed over).
       const nc = r.checks.filter((x) => x.id === 'trial.new-code');
-      expect(nc.every((x) => x.status === 'pass')).toBe(true);
+      for (const x of nc) if (x.status !== 'pass') expect(x.verdict, x.subject).toMatch(/^not probed: \S+ is not loaded in the trial \(give --with \S+\.ko\)$/);
       expect(nc.length).toBe(new Set(r.checks.filter((x) => x.group === 'function').map((x) => x.subject)).size);
     });
   }
