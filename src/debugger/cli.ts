@@ -20,7 +20,8 @@ const HELP = `usage: klpemu repl [--cpus N] [--seed S] [--kernel PATH] [--no-boo
   --continue-limit DUR  guest time a continue may run without a stop before it fails
                         (default: 10s in batch/stdin mode, off interactively)
   --history FILE        history file (default $KLPEMU_HISTORY or ~/.klpemu_history)
-Commands are read from stdin when it is not a terminal (as with --batch).`;
+Commands are read from stdin when it is not a terminal (as with --batch).
+Exit status: 0; 1 when a batch/stdin command failed; 2 for bad arguments or a machine that cannot boot.`;
 
 const OPTIONS = {
   cpus: { type: 'string', default: '2' }, seed: { type: 'string', default: '1' }, kernel: { type: 'string' },
@@ -40,18 +41,57 @@ async function readStdin(): Promise<string[]> {
   return Buffer.concat(chunks).toString('utf8').split('\n');
 }
 
-/** Entry point of `klpemu repl`. @returns the exit code */
-export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
-  if (values.help) {
-    process.stdout.write(HELP + '\n');
-    return 0;
+/** Bad command-line input: reported as `klpemu repl: …` with exit status 2. */
+class UsageError extends Error {}
+
+function parseCli(argv: string[]) {
+  let values;
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
   }
-  const script = values.batch !== undefined ? readFileSync(values.batch, 'utf8').split('\n') : undefined;
+  for (const [k, v] of [['cpus', values.cpus], ['seed', values.seed]] as const) {
+    if (!/^\d+$/.test(v)) throw new UsageError(`--${k}: expected a non-negative integer, got '${v}'`);
+  }
+  const limit = values['continue-limit'];
+  if (limit !== undefined && limit !== 'off') {
+    try {
+      parseDuration(limit);
+    } catch (e) {
+      throw new UsageError(`--continue-limit: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  let script: string[] | undefined;
+  if (values.batch !== undefined) {
+    try {
+      script = readFileSync(values.batch, 'utf8').split('\n');
+    } catch (e) {
+      throw new UsageError(`--batch: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return { values, script };
+}
+
+/** Entry point of `klpemu repl`. @returns the exit code (2: bad arguments or a machine that cannot start) */
+export async function main(argv: string[]): Promise<number> {
+  let cli: ReturnType<typeof parseCli>;
+  let target: DebugTarget;
+  const t0 = performance.now();
+  try {
+    cli = parseCli(argv);
+    if (cli.values.help) {
+      process.stdout.write(HELP + '\n');
+      return 0;
+    }
+    target = boot(cli.values);
+  } catch (e) {
+    process.stderr.write(`klpemu repl: ${e instanceof Error ? e.message : String(e)}\n${e instanceof UsageError ? "'klpemu repl --help' for options\n" : ''}`);
+    return 2;
+  }
+  const { values, script } = cli;
   const interactive = script === undefined && process.stdin.isTTY === true;
   const limit = values['continue-limit'] ?? (interactive ? undefined : '10s');
-  const t0 = performance.now();
-  const target = boot(values);
   const d = new Debugger(target, { continueLimitNs: limit === undefined || limit === 'off' ? undefined : parseDuration(limit) });
   const m = target.kernel.machine;
   d.print(`klpemu debugger: ${m.vcpus.length} cpus, seed ${m.seed}, ${values['no-boot'] ? 'loaded, not started' : 'booted'} in ${Math.round(performance.now() - t0)} ms; guest time ${fmtTime(m.nowNs)}. "help" lists commands.`);

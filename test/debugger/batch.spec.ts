@@ -94,6 +94,21 @@ describe('[debugger/batch]: the klpemu repl command', () => {
     expect(r.out).toMatch(/\(klpemu\) stepi\n=> 0x[0-9a-f]+ <cmdline_proc_show\+5>:\tpush rbp\n/);
   }, 60_000);
 
+  it('bad arguments: exit 2 with one line saying why, no stack trace, no session', async () => {
+    const bad: [string[], string][] = [
+      [['--bogus'], "klpemu repl: Unknown option '--bogus'\n'klpemu repl --help' for options\n"],
+      [['--cpus', 'two'], "klpemu repl: --cpus: expected a non-negative integer, got 'two'\n'klpemu repl --help' for options\n"],
+      [['--cpus', '9'], 'klpemu repl: cpus must be 1..8, got 9\n'],
+      [['--batch', '/no/such.gdb'], "klpemu repl: --batch: ENOENT: no such file or directory, open '/no/such.gdb'\n'klpemu repl --help' for options\n"],
+      [['--kernel', '/no/vmlinux'], 'klpemu repl: /no/vmlinux not found: run `npm run build-kernel` first\n'],
+    ];
+    const runs = await Promise.all(bad.map(([args]) => cli(args, 'p 1\n')));
+    runs.forEach((r, i) => {
+      expect(r.code, r.out).toBe(2);
+      expect(r.out).toBe(bad[i]![1]);
+    });
+  }, 60_000);
+
   it('commands on stdin: exit 1 at the first failing command, the rest is not run', async () => {
     const r = await cli(['--cpus', '1'], 'info cpus\np nosuchsymbol\nps\n');
     expect(r.code, r.out).toBe(1);
