@@ -225,6 +225,9 @@ SYM_FUNC_END ftrace_hash_contains
 SYM_FUNC_START_NOTRACE function_trace_call
 	push rbp
 	mov rbp, rsp
+	# tracing_on = 0: the ring buffer records nothing (tracer_tracing_is_on).
+	cmp dword ptr [rip + tracing_on], 0
+	je .Lfunction_trace_off
 	mov eax, 1
 	lock xadd qword ptr [rip + trace_ring_head], rax
 	and rax, TRACE_RING_ENTRIES - 1
@@ -245,6 +248,7 @@ SYM_FUNC_START_NOTRACE function_trace_call
 	mov qword ptr [rcx + TRACE_ENTRY_comm], rax
 	mov rax, qword ptr [rdx + TASK_comm + 8]
 	mov qword ptr [rcx + TRACE_ENTRY_comm + 8], rax
+.Lfunction_trace_off:
 	pop rbp
 	ret
 SYM_FUNC_END function_trace_call
@@ -256,6 +260,9 @@ SYM_DATA_END ftrace_ops_list
 SYM_DATA_START trace_ring_head
 	.quad 0
 SYM_DATA_END trace_ring_head
+SYM_DATA_START tracing_on
+	.long 1
+SYM_DATA_END tracing_on
 
 .section .bss
 SYM_DATA_START trace_ring

@@ -49,6 +49,7 @@ export class Tracefs {
     vfs.createFile(`${TRACING}/set_ftrace_filter`, { mode: 0o644, show: () => this.showHash('filter'), store: (v) => this.storeHash('filter', v) });
     vfs.createFile(`${TRACING}/set_ftrace_notrace`, { mode: 0o644, show: () => this.showHash('notrace'), store: (v) => this.storeHash('notrace', v) });
     vfs.createFile(`${TRACING}/trace`, { mode: 0o644, show: () => this.trace(), store: (v) => this.clearTrace(v.length) });
+    vfs.createFile(`${TRACING}/tracing_on`, { mode: 0o644, show: () => `${this.tracingOn() ? 1 : 0}\n`, store: (v) => this.setTracingOn(v) });
     vfs.createFile('/proc/sys/kernel/ftrace_enabled', {
       mode: 0o644,
       show: () => `${this.ft.ftraceEnabled ? 1 : 0}\n`,
@@ -128,6 +129,19 @@ export class Tracefs {
     if (r < 0) return r;
     this.currentTracer = name;
     return len;
+  }
+
+  /** tracing_on (rb_simple_read): whether function_trace_call records into the ring. */
+  tracingOn(): boolean {
+    return this.k.machine.mem.readU32(this.k.sym('tracing_on')) !== 0;
+  }
+
+  /** rb_simple_write(): kstrtoul, then tracer_tracing_on/off; the guest reads the flag at every call. */
+  private setTracingOn(value: string): number {
+    const t = value.trim();
+    if (!/^(0x[0-9a-f]+|\d+)$/i.test(t)) return -Errno.EINVAL;
+    this.k.machine.mem.writeU32(this.k.sym('tracing_on'), BigInt(t) !== 0n ? 1 : 0);
+    return value.length;
   }
 
   /** Entries of the guest ring, oldest first. */

@@ -101,17 +101,24 @@ function cat(sh: Shell, args: string[]): ShellResult {
   return ok(out);
 }
 
-/** `grep PATTERN FILE [> /dev/kmsg]`: fixed-string match per line, as the selftests use it. */
+/**
+ * `grep [-qFw] PATTERN FILE [> OUT]`: fixed-string match per line, as the
+ * selftests use it (-w: the match is a whole word; -q: status only).
+ */
 function grep(sh: Shell, _args: string[], line: string): ShellResult {
-  const m = /^grep\s+('[^']*'|"[^"]*"|\S+)\s+(\S+)(?:\s*>\s*(\S+))?\s*$/.exec(line);
-  if (!m) return fail('usage: grep PATTERN FILE [> OUT]', 2);
-  const pattern = splitWords(m[1]!)[0]!;
-  const r = sh.readFile(m[2]!);
-  if (typeof r === 'number') return fail(`grep: ${m[2]}: ${strerror(r)}`, 2);
-  const hits = r.split('\n').filter((l) => l.includes(pattern));
+  const m = /^grep\s+((?:-[qFw]+\s+)*)('[^']*'|"[^"]*"|\S+)\s+(\S+)(?:\s*>\s*(\S+))?\s*$/.exec(line);
+  if (!m) return fail('usage: grep [-qFw] PATTERN FILE [> OUT]', 2);
+  const flags = m[1]!.replace(/[-\s]/g, '');
+  const pattern = splitWords(m[2]!)[0]!;
+  const r = sh.readFile(m[3]!);
+  if (typeof r === 'number') return fail(`grep: ${m[3]}: ${strerror(r)}`, 2);
+  const esc = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const word = new RegExp(`(?<![A-Za-z0-9_])${esc}(?![A-Za-z0-9_])`);
+  const hits = r.split('\n').filter((l) => (flags.includes('w') ? word.test(l) : l.includes(pattern)));
   if (hits.length === 0) return { out: '', err: '', status: 1 };
-  if (m[3]) for (const h of hits) sh.writeFile(m[3], h + '\n');
-  return ok(m[3] ? '' : hits.join('\n') + '\n');
+  if (flags.includes('q')) return ok();
+  if (m[4]) for (const h of hits) sh.writeFile(m[4], h + '\n');
+  return ok(m[4] ? '' : hits.join('\n') + '\n');
 }
 
 function insmod(sh: Shell, args: string[]): ShellResult {

@@ -13,6 +13,7 @@ export const MAX_RETRIES = 600;
 /** RETRY_INTERVAL=.1 s of guest time. */
 export const RETRY_INTERVAL_NS = 100_000_000n;
 const SYSFS_KLP_DIR = '/sys/kernel/livepatch';
+const SYSFS_TRACING_DIR = '/sys/kernel/tracing';
 
 /** Where build-kernel puts the test modules (the scripts' test_modules/). */
 export const TEST_MODULES = fileURLToPath(new URL('../../kernel-image/build/modules/', import.meta.url));
@@ -173,6 +174,30 @@ export class Selftest {
     const path = `${SYSFS_KLP_DIR}/${mod}/${rel}`;
     const value = this.cat(path).trim();
     if (value !== expected) throw new SelftestError(`Unexpected value in ${path}: ${expected} vs. ${value}`);
+  }
+
+  /** cleanup_tracing: stop and clean up function tracing. */
+  cleanupTracing(): void {
+    this.sh(`echo 0 > ${SYSFS_TRACING_DIR}/tracing_on`);
+    this.sh(`echo "" > ${SYSFS_TRACING_DIR}/set_ftrace_filter`);
+    this.sh(`echo "nop" > ${SYSFS_TRACING_DIR}/current_tracer`);
+    this.sh(`echo "" > ${SYSFS_TRACING_DIR}/trace`);
+  }
+
+  /** trace_function F: the function tracer on F only. */
+  traceFunction(func: string): void {
+    this.cleanupTracing();
+    this.sh(`echo "function" > ${SYSFS_TRACING_DIR}/current_tracer`);
+    this.sh(`echo "${func}" > ${SYSFS_TRACING_DIR}/set_ftrace_filter`);
+    this.sh(`echo 1 > ${SYSFS_TRACING_DIR}/tracing_on`);
+  }
+
+  /** check_traced_functions F...: each one appears in the trace (grep -Fwq), then cleanup_tracing. */
+  checkTracedFunctions(...funcs: string[]): void {
+    for (const f of funcs) {
+      if (this.sh(`grep -Fwq "${f}" ${SYSFS_TRACING_DIR}/trace`).status !== 0) throw new SelftestError(`Function (${f}) did not appear in the trace`);
+    }
+    this.cleanupTracing();
   }
 
   /** Entries in /sys/kernel/livepatch (ls | wc -l). */

@@ -1,7 +1,8 @@
-// testFtrace.ts - tools/testing/selftests/livepatch/test-ftrace.sh: livepatch and the ftrace_enabled sysctl
+// testFtrace.ts - tools/testing/selftests/livepatch/test-ftrace.sh: livepatch with the ftrace_enabled sysctl and the function tracer
 
 import { SelftestError } from './functions.ts';
 import type { Scenario } from './testLivepatch.ts';
+import { disable, en, insmod, lines, rmmod, un } from './notation.ts';
 
 const LP = 'test_klp_livepatch';
 const PATCHED = `${LP}: this has been live patched\n`;
@@ -47,4 +48,19 @@ livepatch: '${LP}': unpatching complete
 % rmmod ${LP}`,
 };
 
-export const TEST_FTRACE: Scenario[] = [FTRACE_ENABLED];
+/** The function tracer on the livepatch's new function: the redirected call is traced, and the patch still works. */
+export const TRACE_LIVEPATCHED: Scenario = {
+  name: 'trace livepatched function and check that the live patch remains in effect',
+  run(t) {
+    const func = 'livepatch_cmdline_proc_show';
+    t.loadLp(LP);
+    t.traceFunction(func);
+    if (t.cat('/proc/cmdline') === PATCHED) t.log('livepatch: ok');
+    t.checkTracedFunctions(func);
+    t.disableLp(LP);
+    t.unloadLp(LP);
+  },
+  expected: lines(insmod(LP), en(LP), 'livepatch: ok', disable(LP), un(LP), rmmod(LP)),
+};
+
+export const TEST_FTRACE: Scenario[] = [FTRACE_ENABLED, TRACE_LIVEPATCHED];
