@@ -134,9 +134,13 @@ describe('[debugger/commands]: running, examining and scripting on a booted mach
     expect(loop).toContain(`source: ${self}: nested too deeply (more than ${MAX_SOURCE_DEPTH} levels; does it source itself?)`);
   });
 
-  it('insmod of a missing file says so (kmod\'s message) and loads nothing', async () => {
+  it('insmod of a missing file says so (kmod\'s message) and loads nothing; echo to a guest /proc file says why not', async () => {
     expect(await s.fails('insmod /nonexistent.ko')).toBe('insmod: ERROR: could not load module /nonexistent.ko: No such file or directory\n');
     expect(await s.ok('lsmod')).toBe('Module                  Size  Used by\n');
+    const text = s.d.machine.mem.read(symAddr(s, 'saved_command_line'), 64);
+    expect(await s.fails('echo x > /proc/cmdline')).toBe('echo: /proc/cmdline is served by the guest kernel (read-only here); echo writes sysfs, tracefs and host-served /proc files\n');
+    expect(s.d.machine.mem.read(symAddr(s, 'saved_command_line'), 64).equals(text)).toBe(true);
+    expect(await s.ok('echo hello')).toBe('hello\n');
   });
 });
 

@@ -82,6 +82,10 @@ function rmmod(d: Debugger, args: string): void {
 }
 
 function echo(d: Debugger, args: string): void {
+  const to = /(?:^|\s)>\s*(\S+)\s*$/.exec(args)?.[1];
+  if (to && guestFile(d, to)) {
+    throw new CommandError(`echo: ${to} is served by the guest kernel (read-only here); echo writes sysfs, tracefs and host-served /proc files`);
+  }
   runShell(d, `echo ${args}`);
 }
 
