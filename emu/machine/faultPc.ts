@@ -40,6 +40,8 @@ function effectiveAddress(e: Engine, opStr: string, next: bigint): bigint | unde
   return BigInt.asUintN(64, ea);
 }
 
+const NO_ACCESS = /^(nop|lea|prefetch\w*|endbr64)$/;
+
 function implicitAccess(e: Engine, mnemonic: string): bigint | undefined {
   if (/^(push|call)/.test(mnemonic)) return e.regRead('rsp') - 8n;
   if (/^(pop|ret|iret|leave)/.test(mnemonic)) return e.regRead('rsp');
@@ -59,7 +61,9 @@ export function faultingInsn(mem: GuestMemory, e: Engine, blockStart: bigint, fa
   let pc = blockStart;
   for (const insn of cs.disasm(mem.read(blockStart, avail), { address: 0, count: 64 })) {
     const next = pc + BigInt(insn.size);
-    const ea = effectiveAddress(e, insn.opStr, next) ?? implicitAccess(e, insn.mnemonic);
+    // nop/lea/prefetch name a memory operand but never access it (the ftrace
+    // nop is `nop dword ptr [rax + rax]`: with rax = 0 it would "cover" NULL).
+    const ea = NO_ACCESS.test(insn.mnemonic) ? undefined : (effectiveAddress(e, insn.opStr, next) ?? implicitAccess(e, insn.mnemonic));
     if (ea !== undefined && faultAddr >= ea && faultAddr < ea + 64n) return pc;
     if (ea !== undefined && faultAddr + 64n >= ea && faultAddr < ea + 8n) return pc;
     pc = next;
