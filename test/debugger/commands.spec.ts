@@ -134,6 +134,34 @@ describe('[debugger/commands]: running, examining and scripting on a booted mach
     expect(loop).toContain(`source: ${self}: nested too deeply (more than ${MAX_SOURCE_DEPTH} levels; does it source itself?)`);
   });
 
+  it('sh runs a machine shell line; ftrace all shows every site\'s bytes; dmesg prints the whole log; quit ends a script', async () => {
+    expect(await s.ok('sh sysctl kernel.ftrace_enabled')).toBe('kernel.ftrace_enabled = 1\n');
+    expect(await s.ok('sh grep BOOT /proc/cmdline')).toBe('BOOT_IMAGE=/boot/vmlinuz-6.6.0-klpemu root=/dev/vda ro console=ttyS0\n');
+    const show = symAddr(s, 'cmdline_proc_show');
+    const before = await s.ok('ftrace all');
+    const n = s.d.target.ftrace!.records.length;
+    expect(before.split('\n')).toHaveLength(n + 3); // header, "(no enabled functions)", a line per site, final newline
+    expect(before).toContain(`  ${hx(show)} <cmdline_proc_show+0>`.padEnd(58) + ' 0f 1f 44 00 00  nop\n');
+    await s.ok('echo cmdline_proc_show > /sys/kernel/tracing/set_ftrace_filter');
+    await s.ok('echo function > /sys/kernel/tracing/current_tracer');
+    const after = await s.ok('ftrace all');
+    expect(after).toMatch(/^\d+ ftrace sites, 1 in use; ftrace_enabled=1, tracer=function\n/);
+    const bytes = [...s.d.machine.mem.read(show, 5)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    expect(bytes.startsWith('e8 ')).toBe(true);
+    expect(after).toMatch(new RegExp(`<cmdline_proc_show\\+0> +${bytes}  call 0x[0-9a-f]+ <\\w+\\+0`));
+    await s.ok('echo nop > /sys/kernel/tracing/current_tracer');
+    expect(s.d.machine.mem.read(show, 1)[0]).toBe(0x0f);
+    expect(await s.ok('dmesg')).toBe(s.d.kernel.dmesg().join('\n') + '\n');
+
+    const script = join(dir, 'quit.gdb');
+    writeFileSync(script, 'p 41\nquit\np 42\n');
+    const text = await s.ok(`source ${script}`);
+    expect(text).toContain('= 41\n(klpemu) quit\n');
+    expect(text).not.toContain('p 42');
+    expect(s.d.quitRequested).toBe(true);
+    s.d.quitRequested = false;
+  });
+
   it('insmod of a missing file says so (kmod\'s message) and loads nothing; echo to a guest /proc file says why not', async () => {
     expect(await s.fails('insmod /nonexistent.ko')).toBe('insmod: ERROR: could not load module /nonexistent.ko: No such file or directory\n');
     expect(await s.ok('lsmod')).toBe('Module                  Size  Used by\n');
