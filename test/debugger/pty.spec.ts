@@ -1,5 +1,5 @@
 // pty.spec.ts - the interactive REPL through a real pseudo-terminal (tmux): typing, TAB completion,
-// Ctrl-C at the prompt and during `continue`, history across sessions
+// Ctrl-C at the prompt and during `continue`/`stepi N`, history across sessions, quit and Ctrl-D
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -95,7 +95,7 @@ describe('[debugger/pty]: klpemu repl in a real terminal (tmux)', () => {
     if (!tmuxAvailable()) throw new Error('tmux is required for this test (the README install line installs it)');
     dir = mkdtempSync(join(tmpdir(), 'klpemu-pty-'));
     history = join(dir, 'history');
-    // remain-on-exit keeps the pane (and its exit status) after the REPL quits
+    // remain-on-exit keeps the pane, with the wrapper's exit line, after the REPL quits
     conf = join(dir, 'tmux.conf');
     writeFileSync(conf, 'set -g remain-on-exit on\nset -g history-limit 100000\nset -g status off\n');
     startRepl(history);
