@@ -13,6 +13,7 @@ import { errorCodeOffset, oldExceptionOffset, readErrorCode, resetOldException }
 import { Clock, Vector, VECTORS_WITH_ERROR_CODE } from '../../src/abi/layout.ts';
 import { countInsns } from './insnCount.ts';
 import { syscallRipBias } from './syscallBias.ts';
+import { GuestCaller, type GuestCallOptions } from './guestCall.ts';
 import { STOP_STUB, type MachineOptions, type MachineSnapshot, type RunMode, type SnapshotParticipant } from './options.ts';
 
 export { STOP_STUB };
@@ -29,8 +30,6 @@ const RFLAGS_IF = 1n << 9n;
 const NS_PER_EVENT = BigInt(Clock.NS_PER_EVENT);
 const MSR_LSTAR = 0xc0000082;
 const MSR_SYSCALL_MASK = 0xc0000084;
-/** How long one host call may wait for the guest (HOST_CALL_WAIT) in guest time. */
-const MAX_HOST_CALL_WAIT_NS = 120_000_000_000n;
 
 /**
  * The machine. Composition follows Qiling: memory, vCPUs, a hypercall table,
@@ -79,11 +78,7 @@ export class Machine {
   private readonly syscallBias: bigint;
   private readonly hooks: HookHandle[] = [];
   private readonly factory: () => Engine;
-  private aux: Vcpu | undefined;
-  /** Nesting of callGuest on the aux engine; whether the outermost call may wait (HOST_CALL_WAIT). */
-  private auxDepth = 0;
-  private auxMayWait = false;
-  private auxWaitRequested = false;
+  private readonly guestCalls: GuestCaller;
 
   constructor(opts: MachineOptions = {}) {
     const cpus = opts.cpus ?? 1;
@@ -104,6 +99,20 @@ export class Machine {
     this.errOffset = errorCodeOffset(factory);
     this.syscallBias = syscallRipBias(factory);
     this.mem.addRegion('stop-stub', STOP_STUB, 0x1000, Prot.READ | Prot.EXEC, []).buf[0] = 0xf4;
+    const self = this;
+    this.guestCalls = new GuestCaller({
+      mem: this.mem,
+      factory,
+      installHooks: (v) => this.installHooks(v),
+      afterExecute: (v, failure) => this.afterExecute(v, failure),
+      get current() {
+        return self.current;
+      },
+      set current(v) {
+        self.current = v;
+      },
+      runFor: (ns) => this.runFor(ns),
+    });
     for (let i = 0; i < cpus; i++) {
       const v = new Vcpu(i, factory(), TICK_NS);
       this.mem.mapInto(v.engine);
@@ -115,7 +124,7 @@ export class Machine {
   /** Map a new region of guest memory into every vCPU. */
   addRegion(name: string, base: bigint, size: number, perms: number = Prot.ALL) {
     const engines = this.vcpus.map((v) => v.engine);
-    if (this.aux) engines.push(this.aux.engine);
+    if (this.guestCalls.vcpu) engines.push(this.guestCalls.vcpu.engine);
     return this.mem.addRegion(name, base, size, perms, engines);
   }
 
@@ -123,7 +132,7 @@ export class Machine {
   close(): void {
     for (const h of this.hooks) h.remove();
     for (const v of this.vcpus) v.engine.close();
-    this.aux?.engine.close();
+    this.guestCalls.vcpu?.engine.close();
   }
 
   // ---- hooks -------------------------------------------------------------
@@ -244,7 +253,7 @@ export class Machine {
     for (const f of this.onDeliver) f(v, vector, rip);
   }
 
-  // ---- synchronous guest calls -------------------------------------------
+  // ---- synchronous guest calls (guestCall.ts) ----------------------------
 
   /**
    * Run guest function `fn(args...)` to completion on an auxiliary engine that
@@ -252,87 +261,16 @@ export class Machine {
    * kernel's C half) calls guest code such as livepatch callbacks, even from
    * inside a hypercall. `like` lends its GS_BASE/GDT/IDT (so `current` is
    * that CPU's), the call runs on `stackTop`, and returns when it reaches
-   * `retAddr` (an address that is never executed). Interrupts stay off.
+   * `retAddr` (an address that is never executed).
    * @throws EmuError when it faults unrecoverably or exceeds `maxInsns`
    */
-  callGuest(fn: bigint, args: bigint[], o: { like: Vcpu; stackTop: bigint; retAddr: bigint; maxInsns?: number }): bigint {
-    const aux = this.auxVcpu();
-    const e = aux.engine;
-    // A call made while another is in progress on the aux engine (from a
-    // hypercall inside it, or from a timer or wake-up while it waits) must
-    // give the outer call its registers back.
-    const depth = this.auxDepth++;
-    const saved = depth > 0 ? e.contextSave() : undefined;
-    if (depth === 0) this.auxMayWait = this.current === undefined;
-    e.gdtrWrite(o.like.engine.gdtrRead());
-    e.idtrWrite(o.like.engine.idtrRead());
-    e.regWrite('gs_base', o.like.engine.regRead('gs_base'));
-    const sp = o.stackTop - 8n;
-    this.mem.writeU64(sp, o.retAddr);
-    const regs = ['rdi', 'rsi', 'rdx', 'rcx', 'r8', 'r9'] as const;
-    args.forEach((a, i) => e.regWrite(regs[i]!, a));
-    e.regWriteBatch(['rsp', 'rbp', 'rip', 'rflags'], [sp, 0n, fn, 2n]);
-    aux.timeNs = o.like.timeNs;
-    const outer = this.current;
-    let budget = o.maxInsns ?? 10_000_000;
-    let waitedNs = 0n;
-    try {
-      while (e.regRead('rip') !== o.retAddr) {
-        if (budget <= 0) throw new EmuError('guest', 'guest call did not return', { address: fn });
-        this.current = aux;
-        aux.running = true;
-        let failure: unknown;
-        aux.stopRequested = false;
-        aux.fault = undefined;
-        aux.pendingException = undefined;
-        try {
-          e.emuStart(e.regRead('rip'), o.retAddr, 0, Math.min(budget, 1_000_000));
-        } catch (err) {
-          failure = err;
-        }
-        aux.running = false;
-        this.afterExecute(aux, failure);
-        if (aux.halted) throw new EmuError('guest', 'guest call halted', { address: e.regRead('rip') });
-        if (this.auxWaitRequested && depth === 0) {
-          // HOST_CALL_WAIT: the call sleeps a tick while the vCPUs run (as the
-          // task that made the syscall would), then resumes after the hypercall.
-          this.auxWaitRequested = false;
-          if (waitedNs >= MAX_HOST_CALL_WAIT_NS) throw new EmuError('guest', 'guest call waited too long', { address: fn });
-          this.current = outer;
-          this.runFor(TICK_NS);
-          waitedNs += TICK_NS;
-          continue;
-        }
-        budget -= 1_000_000;
-      }
-      return e.regRead('rax');
-    } finally {
-      this.current = outer;
-      if (saved) e.contextRestore(saved);
-      this.auxDepth--;
-    }
+  callGuest(fn: bigint, args: bigint[], o: GuestCallOptions): bigint {
+    return this.guestCalls.call(fn, args, o);
   }
 
-  /**
-   * HOST_CALL_WAIT from `v`: true when `v` runs a host call made from the
-   * host's top level (not from inside a vCPU), which then waits one tick with
-   * the machine running; false for a task (it sleeps itself) or a nested call.
-   */
+  /** HOST_CALL_WAIT from `v` (GuestCaller.hostCallWait). */
   hostCallWait(v: Vcpu): boolean {
-    if (v !== this.aux || this.auxDepth !== 1 || !this.auxMayWait) return false;
-    this.auxWaitRequested = true;
-    v.stopRequested = true;
-    return true;
-  }
-
-  private auxVcpu(): Vcpu {
-    if (!this.aux) {
-      const v = new Vcpu(-1, this.factory(), TICK_NS);
-      this.mem.mapInto(v.engine);
-      this.installHooks(v);
-      this.aux = v;
-    }
-    return this.aux;
+    return this.guestCalls.hostCallWait(v);
   }
 
   // ---- time and host timers ---------------------------------------------
@@ -361,7 +299,7 @@ export class Machine {
    */
   syncCore(begin: bigint, end: bigint): void {
     for (const [a, b] of this.blockInsns) if (a < end && a + BigInt(b.size) > begin) this.blockInsns.delete(a);
-    for (const v of this.aux ? [...this.vcpus, this.aux] : this.vcpus) {
+    for (const v of this.guestCalls.vcpu ? [...this.vcpus, this.guestCalls.vcpu] : this.vcpus) {
       v.engine.tbRemoveCache(begin, end);
       // A vCPU inside emuStart may be executing a block of that range: end its
       // slice so the next one retranslates (the partner is runSlice()).
