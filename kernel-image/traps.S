@@ -47,6 +47,8 @@ SYM_FUNC_START_NOTRACE die
 	movzx edx, r13w	# __die prints err & 0xffff
 	mov ecx, dword ptr [rip + die_counter]
 	call _printk
+	call print_tainted
+	mov r8, rax
 	CURRENT rax
 	lea rdi, [rip + fmt_cpu_pid]
 	mov rsi, qword ptr gs:[PERCPU_cpu_number]
@@ -61,6 +63,9 @@ SYM_FUNC_START_NOTRACE die
 	mov rsi, rbx
 	mov rdi, r15
 	HYPERCALL Hypercall_OOPS
+	# oops_end(): TAINT_DIE for every later oops line
+	mov edi, Taint_DIE
+	call add_taint
 	CURRENT rax
 	test dword ptr [rax + TASK_pf_flags], PF_IDLE
 	jnz .Lfatal
@@ -209,7 +214,7 @@ SYM_DATA_START_LOCAL fmt_oops
 	.asciz "\0014%s: %04lx [#%u] PREEMPT SMP"
 SYM_DATA_END fmt_oops
 SYM_DATA_START_LOCAL fmt_cpu_pid
-	.asciz "\0014CPU: %lu PID: %d Comm: %s Not tainted 6.6.0-klpemu #1"
+	.asciz "\0014CPU: %lu PID: %d Comm: %s %s 6.6.0-klpemu #1"
 SYM_DATA_END fmt_cpu_pid
 SYM_DATA_START_LOCAL fmt_rip
 	.asciz "\0014RIP: 0010:%px RSP: 0018:%px EFLAGS: %08lx"

@@ -176,6 +176,9 @@ export const Hypercall = {
   KLP_ENABLE_PATCH: 0x20, // (klp_patch*) → 0 or -errno: klp_enable_patch() from a module's init
 } as const;
 
+/** Taint bits of tainted_mask (include/linux/panic.h); FLAGS_COUNT columns in print_tainted. */
+export const Taint = { DIE: 7, OOT_MODULE: 12, LIVEPATCH: 15, FLAGS_COUNT: 19 } as const;
+
 /** Linux x86-64 syscall numbers served by the toy kernel, plus the shell's own. */
 export const Syscall = {
   read: 0, write: 1, open: 2, close: 3, sched_yield: 24, nanosleep: 35, getpid: 39, exit: 60,

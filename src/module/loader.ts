@@ -20,7 +20,7 @@ import {
 } from '../elf/index.ts';
 import type { ElfFile, ElfSection } from '../elf/index.ts';
 import { relocate } from './relocate.ts';
-import { MODULE, MODULE_NAME_LEN, ModuleState } from '../abi/layout.ts';
+import { MODULE, MODULE_NAME_LEN, ModuleState, Taint } from '../abi/layout.ts';
 
 /** A loaded module. */
 export interface Module {
@@ -74,8 +74,6 @@ export class ModuleLoader {
   readonly modules = new Map<string, Module>();
   notifier: ModuleNotifier | undefined;
   ftrace: ModuleFtrace | undefined;
-  /** Taint flags printed once per boot, as the kernel does. */
-  private tainted = new Set<string>();
 
   constructor(readonly k: Kernel) {
     k.vfs.createDir('/sys/module');
@@ -122,15 +120,29 @@ export class ModuleLoader {
     return this.doInit(mod);
   }
 
+  /**
+   * module_augment_kernel_taints / check_modinfo_livepatch: the bits go into
+   * the guest's tainted_mask (kernel-image/panic.S), which die() prints.
+   */
   private taint(name: string, info: Map<string, string[]>): void {
-    if (!info.get('intree') && !this.tainted.has('O')) {
-      this.tainted.add('O');
-      this.k.printk(LogLevel.WARNING, `${name}: loading out-of-tree module taints kernel.`);
+    if (!info.get('intree')) {
+      if (!this.testTaint(Taint.OOT_MODULE)) this.k.printk(LogLevel.WARNING, `${name}: loading out-of-tree module taints kernel.`);
+      this.addTaint(Taint.OOT_MODULE);
     }
-    if (info.get('livepatch')?.[0] === 'Y' && !this.tainted.has('K')) {
-      this.tainted.add('K');
-      this.k.printk(LogLevel.WARNING, `${name}: tainting kernel with TAINT_LIVEPATCH`);
+    if (info.get('livepatch')?.[0] === 'Y') {
+      // pr_notice_once: the first livepatch module says it
+      if (!this.testTaint(Taint.LIVEPATCH)) this.k.printk(LogLevel.WARNING, `${name}: tainting kernel with TAINT_LIVEPATCH`);
+      this.addTaint(Taint.LIVEPATCH);
     }
+  }
+
+  private testTaint(bit: number): boolean {
+    return ((this.k.machine.mem.readU64(this.k.sym('tainted_mask')) >> BigInt(bit)) & 1n) !== 0n;
+  }
+
+  private addTaint(bit: number): void {
+    const at = this.k.sym('tainted_mask');
+    this.k.machine.mem.writeU64(at, this.k.machine.mem.readU64(at) | (1n << BigInt(bit)));
   }
 
   /** Everything that can fail, on host copies only. */

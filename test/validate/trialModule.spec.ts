@@ -40,9 +40,12 @@ describe('[validate]: module trial runs', () => {
     expect(r.ok).toBe(false);
     expect(failedIds(r)).toContain('trial.no-oops');
     const f = check(r, 'trial.no-oops');
-    expect(f.verdict).toMatch(/oops.*livepatch_cmdline_proc_show\+0x/);
+    // the load `mov rax, qword ptr [rax]` at +0xb, not the entry nop
+    expect(f.verdict).toMatch(/oops.*livepatch_cmdline_proc_show\+0xb\/0x25 \[oops_new_func\]/);
     expect(f.evidence.join('\n')).toMatch(/BUG: unable to handle page fault/);
-    expect(f.evidence.join('\n')).toMatch(/Oops/);
+    expect(f.evidence.join('\n')).toMatch(/Oops: 0000 \[#1\] PREEMPT SMP/);
+    // print_tainted(): the module load added O (out-of-tree) and K (livepatch)
+    expect(f.evidence.join('\n')).toMatch(/Comm: cat_cmdline Tainted: G {11}O {2}K {4}6\.6\.0-klpemu #1/);
     // The module still unloads and the kernel text comes back byte for byte.
     expect(check(r, 'trial.text-restored').status, JSON.stringify(r.checks, null, 1)).toBe('pass');
   });
