@@ -126,7 +126,10 @@ SYM_DATA_START sys_call_table
 	.quad Syscall_sched_yield, __x64_sys_sched_yield
 	.quad Syscall_nanosleep, __x64_sys_nanosleep
 	.quad Syscall_getpid, __x64_sys_getpid
+	.quad Syscall_vfork, __x64_sys_vfork
+	.quad Syscall_execve, __x64_sys_execve
 	.quad Syscall_exit, __x64_sys_exit
+	.quad Syscall_kill, __x64_sys_kill
 	.quad Syscall_klpsh_wait, __x64_sys_klpsh_wait
 	.quad Syscall_klpsh_done, __x64_sys_klpsh_done
 	.quad -1, 0

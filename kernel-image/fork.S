@@ -231,6 +231,72 @@ SYM_FUNC_START user_task_run
 	ret
 SYM_FUNC_END user_task_run
 
+# __x64_sys_vfork() -> child pid (parent), 0 (child) or -ENOMEM: kernel_clone
+# with CLONE_VFORK | CLONE_VM. There is no MMU, so the child shares the
+# parent's memory and, until it execs, its user stack; the parent sleeps
+# until the child calls execve or exits (wait_for_vfork_done).
+SYM_FUNC_START __x64_sys_vfork
+	push rbp
+	mov rbp, rsp
+	push rbx
+	push r12
+	push r13
+	sub rsp, 8
+	mov dword ptr [rbp - 32], 0
+	CURRENT r12
+	mov r13, qword ptr [r12 + TASK_stack]
+	add r13, THREAD_SIZE - PT_REGS_SIZE
+	xor edi, edi
+	xor esi, esi
+	xor edx, edx
+	lea rcx, [r12 + TASK_comm]
+	mov r8, qword ptr [r13 + PT_REGS_ip]
+	call copy_process
+	test rax, rax
+	jz .Lvfork_nomem
+	mov rbx, rax
+	# The child returns from the same syscall with the parent's registers and 0.
+	mov rdi, qword ptr [rbx + TASK_stack]
+	add rdi, THREAD_SIZE - PT_REGS_SIZE
+	mov rsi, r13
+	mov edx, PT_REGS_SIZE
+	call memcpy
+	mov qword ptr [rax + PT_REGS_rax], 0
+	lea rax, [rbp - 32]
+	mov qword ptr [rbx + TASK_vfork_done], rax
+	mov r12d, dword ptr [rbx + TASK_pid]
+	mov rdi, rbx
+	call wake_up_process
+	lea rdi, [rbp - 32]
+	call wait_for_completion
+	movsxd rax, r12d
+	jmp .Lvfork_out
+.Lvfork_nomem:
+	mov rax, -12
+.Lvfork_out:
+	add rsp, 8
+	pop r13
+	pop r12
+	pop rbx
+	pop rbp
+	ret
+SYM_FUNC_END __x64_sys_vfork
+
+# complete_vfork_done(task): a vfork parent waiting for `task` goes on (exec or exit).
+SYM_FUNC_START complete_vfork_done
+	push rbp
+	mov rbp, rsp
+	xor eax, eax
+	xchg qword ptr [rdi + TASK_vfork_done], rax
+	test rax, rax
+	jz .Lvfork_done_none
+	mov rdi, rax
+	call complete
+.Lvfork_done_none:
+	pop rbp
+	ret
+SYM_FUNC_END complete_vfork_done
+
 # do_exit(code): leave the task list, become TASK_DEAD, switch away for good.
 SYM_FUNC_START do_exit
 	push rbp
@@ -240,6 +306,8 @@ SYM_FUNC_START do_exit
 	CURRENT rbx
 	mov qword ptr [rbx + TASK_exit_code], rdi
 	or dword ptr [rbx + TASK_pf_flags], PF_EXITING
+	mov rdi, rbx
+	call complete_vfork_done
 	lea rdi, [rip + tasklist_lock]
 	call raw_spin_lock_irqsave
 	mov r12, rax

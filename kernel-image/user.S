@@ -26,6 +26,20 @@ SYM_FUNC_START_NOTRACE user_getpid_loop
 	ret
 SYM_FUNC_END user_getpid_loop
 
+# test_klp-call_getpid (tools/testing/selftests/livepatch/test_klp-call_getpid.c):
+# syscall(SYS_getpid) in a loop, as fast as it can, until a signal ends it
+# (there are no user signal handlers here: SIGHUP/SIGINT/SIGTERM just kill it).
+SYM_FUNC_START_NOTRACE user_call_getpid
+	push rbp
+	mov rbp, rsp
+.Lcall_getpid:
+	mov eax, Syscall_getpid
+	syscall
+	jmp .Lcall_getpid
+	pop rbp
+	ret
+SYM_FUNC_END user_call_getpid
+
 # cat_loop(n): read /proc/cmdline every 50 ms, like `while :; do cat /proc/cmdline; sleep 0.05; done`.
 SYM_FUNC_START_NOTRACE user_cat_loop
 	push rbp
@@ -75,7 +89,43 @@ SYM_FUNC_START_NOTRACE klpsh_main
 	lea r12, [rip + shell_mailbox]
 	cmp dword ptr [r12 + SHELL_MAILBOX_cmd], ShellCmd_CAT
 	je .Lsh_cat
+	cmp dword ptr [r12 + SHELL_MAILBOX_cmd], ShellCmd_SPAWN
+	je .Lsh_spawn
+	cmp dword ptr [r12 + SHELL_MAILBOX_cmd], ShellCmd_KILL
+	je .Lsh_kill
 	mov rdi, -38
+	jmp .Lsh_done
+.Lsh_kill:
+	mov eax, Syscall_kill
+	mov rdi, qword ptr [r12 + SHELL_MAILBOX_arg0]
+	mov esi, dword ptr [r12 + SHELL_MAILBOX_arg1]
+	syscall
+	mov rdi, rax
+	jmp .Lsh_done
+# `PROGRAM &`: vfork, the child execs PROGRAM (it shares this memory until
+# then, so it reports a failed execve in klpsh_exec_errno and exits 127).
+.Lsh_spawn:
+	mov qword ptr [rip + klpsh_exec_errno], 0
+	mov eax, Syscall_vfork
+	syscall
+	test rax, rax
+	jnz .Lsh_parent
+	mov eax, Syscall_execve
+	lea rdi, [r12 + SHELL_MAILBOX_path]
+	xor esi, esi
+	xor edx, edx
+	syscall
+	mov qword ptr [rip + klpsh_exec_errno], rax
+	mov eax, Syscall_exit
+	mov edi, 127
+	syscall
+.Lsh_parent:
+	mov rdi, rax
+	test rax, rax
+	js .Lsh_done
+	cmp qword ptr [rip + klpsh_exec_errno], 0
+	je .Lsh_done
+	mov rdi, qword ptr [rip + klpsh_exec_errno]
 	jmp .Lsh_done
 .Lsh_cat:
 	mov eax, Syscall_open
@@ -115,6 +165,9 @@ SYM_DATA_END user_path_cmdline
 SYM_DATA_START user_getpid_calls
 	.quad 0
 SYM_DATA_END user_getpid_calls
+SYM_DATA_START klpsh_exec_errno
+	.quad 0
+SYM_DATA_END klpsh_exec_errno
 SYM_DATA_START user_cat_reads
 	.quad 0
 SYM_DATA_END user_cat_reads

@@ -1,4 +1,4 @@
-# vsprintf.S - lib/vsprintf.c: vsnprintf, snprintf (the subset the toy kernel prints with)
+# vsprintf.S - lib/vsprintf.c: vsnprintf, snprintf, sprintf (the subset the toy kernel prints with)
 #
 # Arguments come as an array of u64 slots (the toy's va_list: printk and
 # seq_printf spill their register arguments into one). Supported: %% %c %s
@@ -301,6 +301,24 @@ SYM_FUNC_START snprintf
 	ret
 SYM_FUNC_END snprintf
 EXPORT_SYMBOL snprintf
+
+# sprintf(buf, fmt, a0, a1, a2, a3) -> vsnprintf with no limit (INT_MAX)
+SYM_FUNC_START sprintf
+	push rbp
+	mov rbp, rsp
+	push r9
+	push r8
+	push rcx
+	push rdx
+	mov rdx, rsi
+	mov esi, 0x7fffffff
+	mov rcx, rsp
+	call vsnprintf
+	add rsp, 32
+	pop rbp
+	ret
+SYM_FUNC_END sprintf
+EXPORT_SYMBOL sprintf
 
 .section .rodata
 SYM_DATA_START_LOCAL vsn_digits

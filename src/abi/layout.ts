@@ -97,6 +97,7 @@ export const TASK = {
   on_rq: 0x0a8, // u32 1 while queued on its CPU's run queue
   wq_entry: 0x0b0, // list_head on a wait_queue_head (prepare_to_wait)
   fs_pwd: 0x0c0, // u64 reserved
+  vfork_done: 0x0c8, // u64 struct completion * of a vfork parent waiting for this child's exec or exit
   SIZE: 0x100,
 } as const;
 export const TASK_COMM_LEN = 16;
@@ -173,6 +174,10 @@ export const Hypercall = {
   TASK_DEAD: 0x06, // (task) a task exited (its stack is no longer live)
   OOPS: 0x07, // (vector, pt_regs*) unhandled exception: the guest oopses
   HOST_CALL_WAIT: 0x08, // () → 1: a host call (module init/exit run by insmod/rmmod) let the machine run a tick; 0: the caller is a task and sleeps itself
+  KOBJECT_ADD: 0x09, // (kobject*) → 0 or -errno: its sysfs directory (kobject_add)
+  KOBJECT_DEL: 0x0a, // (kobject*) its sysfs directory and attributes go (kobject_del)
+  SYSFS_CREATE_FILE: 0x0b, // (kobject*, attribute*) → 0 or -errno: a file whose show/store are guest code
+  SYSFS_REMOVE_FILE: 0x0c, // (kobject*, attribute*)
   KLP_ENABLE_PATCH: 0x20, // (klp_patch*) → 0 or -errno: klp_enable_patch() from a module's init
 } as const;
 
@@ -181,7 +186,7 @@ export const Taint = { DIE: 7, OOT_MODULE: 12, LIVEPATCH: 15, FLAGS_COUNT: 19 } 
 
 /** Linux x86-64 syscall numbers served by the toy kernel, plus the shell's own. */
 export const Syscall = {
-  read: 0, write: 1, open: 2, close: 3, sched_yield: 24, nanosleep: 35, getpid: 39, exit: 60,
+  read: 0, write: 1, open: 2, close: 3, sched_yield: 24, nanosleep: 35, getpid: 39, vfork: 58, execve: 59, exit: 60, kill: 62,
   init_module: 175, delete_module: 176,
   /** klpemu: the shell task waits here for the host's next command (see SHELL_MAILBOX). */
   klpsh_wait: 500,
@@ -196,6 +201,7 @@ export const SHELL_MAILBOX = {
   seq: 0x00, // u64 the host bumps it to post a command
   done_seq: 0x08, // u64 the task sets it to seq when done
   cmd: 0x10, // u32 ShellCmd
+  arg1: 0x14, // u32 (e.g. the signal of KILL)
   status: 0x18, // i64 result (bytes or -errno)
   arg0: 0x20, // u64 (e.g. module init address)
   path: 0x28, // char[256]
@@ -204,7 +210,8 @@ export const SHELL_MAILBOX = {
   SIZE: 0x130 + 0x2000,
 } as const;
 export const SHELL_OUT_SIZE = 0x2000;
-export const ShellCmd = { NONE: 0, CAT: 1, CALL: 2 } as const;
+/** CAT path → bytes; SPAWN path → vfork + execve(path) in the background, the child's pid; KILL arg0 = pid, arg1 = signal. */
+export const ShellCmd = { NONE: 0, CAT: 1, CALL: 2, SPAWN: 3, KILL: 4 } as const;
 
 /** printk log buffer (guest symbols `__log_buf`, `log_next_idx`, `logbuf_lock`). */
 export const LOG = {
@@ -300,6 +307,49 @@ export const MODULE = {
   SIZE: 0x40,
 } as const;
 export const MODULE_NAME_LEN = 56;
+
+/**
+ * struct kernel_param and struct kparam_array (include/linux/moduleparam.h)
+ * of a module_param_array(): the builder emits `__param_<name>` and
+ * `__param_arr_<name>` in the module's .data, as the C macros do.
+ */
+export const KERNEL_PARAM = {
+  name: 0x00, // u64 char*
+  mod: 0x08, // u64 struct module * (unused)
+  ops: 0x10, // u64 kernel_param_ops * (0: the host's param_array_ops)
+  perm: 0x18, // u16 sysfs mode (0: no file under /sys/module/M/parameters)
+  level: 0x1a, // s8
+  flags: 0x1b, // u8
+  arr: 0x20, // u64 struct kparam_array *
+  SIZE: 0x28,
+} as const;
+
+export const KPARAM_ARRAY = {
+  max: 0x00, // u32 ARRAY_SIZE(array)
+  elemsize: 0x04, // u32
+  num: 0x08, // u64 unsigned int *: how many values were given
+  ops: 0x10, // u64 element ops (0: by type)
+  elem: 0x18, // u64 the array
+  SIZE: 0x20,
+} as const;
+
+/** struct kobject (include/linux/kobject.h), the fields the toy uses; sysfs path = parent's path + '/' + name, /sys for none. */
+export const KOBJECT = {
+  name: 0x00, // u64 char* (kstrdup'ed by kobject_create_and_add)
+  parent: 0x08, // u64 struct kobject * or 0
+  kref: 0x10, // u32 reference count
+  state_in_sysfs: 0x14, // u32
+  SIZE: 0x40,
+} as const;
+
+/** struct kobj_attribute: struct attribute { name, mode } then show(kobj, attr, buf), store(kobj, attr, buf, count). */
+export const KOBJ_ATTRIBUTE = {
+  name: 0x00, // u64 char*
+  mode: 0x08, // u16 umode_t
+  show: 0x10, // u64 guest function or 0
+  store: 0x18, // u64 guest function or 0
+  SIZE: 0x20,
+} as const;
 
 /** enum module_state (include/linux/module.h). */
 export const ModuleState = { LIVE: 0, COMING: 1, GOING: 2, UNFORMED: 3 } as const;

@@ -9,6 +9,7 @@ import {
   BOOT_PARAMS, CMDLINE_LEN, Hypercall, MemoryMap, PAGE_SIZE, PERCPU, THREAD_SIZE,
 } from '../abi/layout.ts';
 import { LogLevel } from './printk.ts';
+import { KobjectSysfs } from './kobject.ts';
 
 export interface BootOptions extends MachineOptions {
   /** vmlinux path (default kernel-image/build/vmlinux). */
@@ -147,6 +148,7 @@ export function bootKernel(opts: BootOptions = {}): Kernel {
   const k = new Kernel(m, image);
   fillBootParams(k, opts, heapSize);
   registerMachineHypercalls(k);
+  new KobjectSysfs(k);
   publishClock(k);
   // TSS.RSP0: an interrupt from user code lands on the current task's stack top.
   m.rsp0 = (v) => {

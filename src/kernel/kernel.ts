@@ -143,6 +143,15 @@ export class Kernel {
     return out;
   }
 
+  /** CPUs that reached their idle loop (PERCPU.online): _NPROCESSORS_ONLN. */
+  onlineCpus(): number {
+    let n = 0;
+    for (let cpu = 0; cpu < this.machine.vcpus.length && cpu < NR_CPUS; cpu++) {
+      if (this.machine.mem.readU64(this.perCpu(cpu) + BigInt(PERCPU.online)) !== 0n) n++;
+    }
+    return n;
+  }
+
   /** The task running on `cpu`'s vCPU. */
   currentOn(cpu: number): TaskView | undefined {
     const t = currentTask(this.machine.mem, this.perCpuStart, cpu);

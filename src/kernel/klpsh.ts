@@ -16,7 +16,7 @@ const MAX_NS = 10_000_000_000n;
  * reports it done. The task reads procfs through open/read syscalls and
  * returns to user mode afterwards, like `cat` would.
  */
-export function shellCommand(k: Kernel, cmd: number, path = '', arg0 = 0n): ShellResult {
+export function shellCommand(k: Kernel, cmd: number, path = '', arg0 = 0n, arg1 = 0): ShellResult {
   const mem = k.machine.mem;
   const box = k.sym('shell_mailbox');
   const a = (off: number): bigint => box + BigInt(off);
@@ -25,6 +25,7 @@ export function shellCommand(k: Kernel, cmd: number, path = '', arg0 = 0n): Shel
   mem.write(a(SHELL_MAILBOX.path), p);
   mem.writeU32(a(SHELL_MAILBOX.cmd), cmd);
   mem.writeU64(a(SHELL_MAILBOX.arg0), arg0);
+  mem.writeU32(a(SHELL_MAILBOX.arg1), arg1);
   mem.writeU64(a(SHELL_MAILBOX.out_len), 0n);
   const seq = mem.readU64(a(SHELL_MAILBOX.seq)) + 1n;
   mem.writeU64(a(SHELL_MAILBOX.seq), seq);
@@ -39,4 +40,14 @@ export function shellCommand(k: Kernel, cmd: number, path = '', arg0 = 0n): Shel
 /** `cat PATH` for a procfs file, read by the guest. */
 export function catProc(k: Kernel, path: string): ShellResult {
   return shellCommand(k, ShellCmd.CAT, path);
+}
+
+/** `PROGRAM &`: the shell task vforks and the child execs PROGRAM; the child's pid or -errno. */
+export function spawnProgram(k: Kernel, path: string): number {
+  return Number(shellCommand(k, ShellCmd.SPAWN, path).status);
+}
+
+/** kill(2) from the shell task: 0 or -errno. */
+export function killTask(k: Kernel, pid: number, sig: number): number {
+  return Number(shellCommand(k, ShellCmd.KILL, '', BigInt(pid), sig).status);
 }

@@ -1,9 +1,10 @@
-// shell.ts - a small shell on the machine: insmod, rmmod, lsmod, echo, cat, grep, ls, stat, dmesg, sysctl
+// shell.ts - a small shell on the machine: insmod, rmmod, lsmod, echo, cat, grep, ls, stat, dmesg, sysctl, kill, `PROGRAM &`
 
 import type { Kernel } from './kernel.ts';
 import { catProc } from './klpsh.ts';
 import { insmodStrerror, strerror, Errno } from './errno.ts';
 import { LogLevel } from './printk.ts';
+import { Jobs } from './jobs.ts';
 
 /** What the shell needs from the module loader (src/module). */
 export interface ModuleShellApi {
@@ -42,19 +43,31 @@ export function splitWords(line: string): string[] {
  */
 export class Shell {
   readonly commands = new Map<string, Handler>();
+  /** Background jobs (`PROGRAM &`, `$!`, kill). */
+  readonly jobs: Jobs;
 
   constructor(readonly kernel: Kernel, public modules?: ModuleShellApi) {
     for (const [n, h] of Object.entries(HANDLERS)) this.commands.set(n, h);
+    this.jobs = new Jobs(kernel);
   }
 
-  /** Run one command line (a `> FILE` redirection is supported for echo and grep). */
+  /**
+   * Run one command line (a `> FILE` redirection is supported for echo and
+   * grep). `$!` expands to the last background job's pid; a program path
+   * (`./test_klp-call_getpid`) runs as a guest task, in the background only.
+   */
   run(line: string): ShellResult {
-    const trimmed = line.trim();
+    let trimmed = this.jobs.expand(line.trim());
     if (!trimmed || trimmed.startsWith('#')) return ok();
+    const bg = /(^|[^&])&$/.test(trimmed);
+    if (bg) trimmed = trimmed.slice(0, -1).trim();
     const words = splitWords(trimmed);
     const h = this.commands.get(words[0]!);
-    if (!h) return fail(`sh: ${words[0]}: command not found`, 127);
-    return h(this, words.slice(1), trimmed);
+    if (h && bg) return fail(`sh: ${words[0]}: builtins do not run in the background here`, 2);
+    if (h) return h(this, words.slice(1), trimmed);
+    if (!words[0]!.includes('/')) return fail(`sh: ${words[0]}: command not found`, 127);
+    if (!bg) return fail(`sh: ${words[0]}: programs run in the background only here (add &)`, 126);
+    return this.jobs.background(words[0]!);
   }
 
   /** Read a file: host-served (sysfs, tracefs, /proc/<pid>/...) or a guest procfs file. */
@@ -101,9 +114,15 @@ function cat(sh: Shell, args: string[]): ShellResult {
   return ok(out);
 }
 
+/** A basic regular expression (grep without -F) as a JS RegExp: `+ ? | ( ) { }` are literal, `\x` quotes x. */
+function breRegExp(pattern: string): RegExp {
+  return new RegExp(pattern.replace(/\\(.)|([+?|(){}])/g, (_, q: string | undefined, lit: string | undefined) => `\\${q ?? lit}`));
+}
+
 /**
- * `grep [-qFw] PATTERN FILE [> OUT]`: fixed-string match per line, as the
- * selftests use it (-w: the match is a whole word; -q: status only).
+ * `grep [-qFw] PATTERN FILE [> OUT]`: a basic regular expression per line, or
+ * a fixed string with -F, as the selftests use it (-w: the match is a whole
+ * word; -q: status only).
  */
 function grep(sh: Shell, _args: string[], line: string): ShellResult {
   const m = /^grep\s+((?:-[qFw]+\s+)*)('[^']*'|"[^"]*"|\S+)\s+(\S+)(?:\s*>\s*(\S+))?\s*$/.exec(line);
@@ -112,9 +131,9 @@ function grep(sh: Shell, _args: string[], line: string): ShellResult {
   const pattern = splitWords(m[2]!)[0]!;
   const r = sh.readFile(m[3]!);
   if (typeof r === 'number') return fail(`grep: ${m[3]}: ${strerror(r)}`, 2);
-  const esc = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const word = new RegExp(`(?<![A-Za-z0-9_])${esc}(?![A-Za-z0-9_])`);
-  const hits = r.split('\n').filter((l) => (flags.includes('w') ? word.test(l) : l.includes(pattern)));
+  const src = flags.includes('F') ? pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : breRegExp(pattern).source;
+  const re = new RegExp(flags.includes('w') ? `(?<![A-Za-z0-9_])(?:${src})(?![A-Za-z0-9_])` : src);
+  const hits = r.replace(/\n$/, '').split('\n').filter((l) => re.test(l));
   if (hits.length === 0) return { out: '', err: '', status: 1 };
   if (flags.includes('q')) return ok();
   if (m[4]) for (const h of hits) sh.writeFile(m[4], h + '\n');
@@ -193,7 +212,17 @@ function sysctl(sh: Shell, args: string[]): ShellResult {
   return ok(args.includes('-q') ? '' : `${name} = ${value}\n`);
 }
 
-const HANDLERS: Record<string, Handler> = { echo, cat, grep, insmod, rmmod, lsmod, ls, stat, dmesg, sysctl };
+/** `getconf _NPROCESSORS_ONLN` (also `nproc`): the CPUs that came online. */
+function getconf(sh: Shell, args: string[]): ShellResult {
+  if (args[0] !== '_NPROCESSORS_ONLN') return fail(`getconf: Unrecognized variable '${args[0] ?? ''}'`);
+  return ok(`${sh.kernel.onlineCpus()}\n`);
+}
+
+function kill(sh: Shell, args: string[]): ShellResult {
+  return sh.jobs.kill(args);
+}
+
+const HANDLERS: Record<string, Handler> = { echo, cat, grep, insmod, rmmod, lsmod, ls, stat, dmesg, sysctl, kill, getconf, nproc: (sh) => getconf(sh, ['_NPROCESSORS_ONLN']) };
 
 /** Format a result as a terminal would show it. */
 export function formatResult(r: ShellResult): string {

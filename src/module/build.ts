@@ -26,6 +26,31 @@ interface ModuleMeta {
   init?: string;
   exit?: string;
   klpSyms: Map<string, { obj: string; sympos: number }>;
+  /** module_param_array()s: their kparam_array's max is ARRAY_SIZE(array), known once assembled. */
+  arrays: { name: string; elemsize: number }[];
+}
+
+/** sizeof of a module_param_array element type. */
+const ELEM_SIZE: Record<string, number> = { int: 4, uint: 4, bool: 1 };
+
+/**
+ * MODULE_PARM_ARRAY name type nump perm "desc" → module_param_array_named():
+ * modinfo parm/parmtype ("array of <type>"), and in .data the struct
+ * kparam_array `__param_arr_<name>` and struct kernel_param `__param_<name>`
+ * (KPARAM_ARRAY, KERNEL_PARAM) the loader reads.
+ */
+function paramArrayLines(name: string, type: string, nump: string, perm: string): string[] {
+  return [
+    '.section .rodata',
+    `SYM_DATA_START_LOCAL __param_str_${name}`, `\t.asciz "${name}"`, `SYM_DATA_END __param_str_${name}`,
+    '.section .data', '.balign 8, 0',
+    `SYM_DATA_START_LOCAL __param_arr_${name}`,
+    '\t.long 0', `\t.long ${ELEM_SIZE[type]}`, `\t.quad ${nump}`, '\t.quad 0', `\t.quad ${name}`,
+    `SYM_DATA_END __param_arr_${name}`,
+    `SYM_DATA_START_LOCAL __param_${name}`,
+    `\t.quad __param_str_${name}`, '\t.quad 0', '\t.quad 0', `\t.short ${perm}`, '\t.byte 0, 0', '\t.long 0', `\t.quad __param_arr_${name}`,
+    `SYM_DATA_END __param_${name}`,
+  ];
 }
 
 interface ModSection {
@@ -45,15 +70,21 @@ export function moduleNameOf(file: string): string {
 
 /** Strip MODULE_* and KLP_SYM directives from the source, collecting them. */
 function readDirectives(name: string, text: string): { meta: ModuleMeta; rest: string } {
-  const meta: ModuleMeta = { modinfo: [], klpSyms: new Map() };
+  const meta: ModuleMeta = { modinfo: [], klpSyms: new Map(), arrays: [] };
   const out: string[] = [];
+  const tail: string[] = [];
   for (const raw of text.split('\n')) {
     const l = raw.replace(/#.*$/, '').trim();
     let m: RegExpExecArray | null;
     if ((m = /^MODULE_(LICENSE|DESCRIPTION|AUTHOR)\s+"([^"]*)"$/.exec(l))) meta.modinfo.push(`${m[1]!.toLowerCase()}=${m[2]}`);
     else if ((m = /^MODULE_INFO\s+(\w+)\s+(\S+)$/.exec(l))) meta.modinfo.push(`${m[1]}=${m[2]}`);
     else if ((m = /^MODULE_PARM\s+(\w+)\s+(\w+)\s+"([^"]*)"$/.exec(l))) meta.modinfo.push(`parm=${m[1]}:${m[3]}`, `parmtype=${m[1]}:${m[2]}`);
-    else if ((m = /^MODULE_INIT\s+(\w+)$/.exec(l))) meta.init = m[1];
+    else if ((m = /^MODULE_PARM_ARRAY\s+(\w+)\s+(\w+)\s+(\w+)\s+(\w+)\s+"([^"]*)"$/.exec(l))) {
+      if (!ELEM_SIZE[m[2]!]) throw new EmuError('asm', `${name}: MODULE_PARM_ARRAY ${m[1]}: unsupported type ${m[2]}`, { op: 'build_module' });
+      meta.modinfo.push(`parm=${m[1]}:${m[5]}`, `parmtype=${m[1]}:array of ${m[2]}`);
+      meta.arrays.push({ name: m[1]!, elemsize: ELEM_SIZE[m[2]!]! });
+      tail.push(...paramArrayLines(m[1]!, m[2]!, m[3]!, m[4]!));
+    } else if ((m = /^MODULE_INIT\s+(\w+)$/.exec(l))) meta.init = m[1];
     else if ((m = /^MODULE_EXIT\s+(\w+)$/.exec(l))) meta.exit = m[1];
     else if ((m = /^KLP_SYM\s+(\w+)\s+(\w+)\s+(\d+)$/.exec(l))) meta.klpSyms.set(m[2]!, { obj: m[1]!, sympos: Number(m[3]) });
     else {
@@ -63,7 +94,7 @@ function readDirectives(name: string, text: string): { meta: ModuleMeta; rest: s
     out.push('');
   }
   meta.modinfo.push(`name=${moduleNameOf(name)}`);
-  return { meta, rest: out.join('\n') };
+  return { meta, rest: [...out, ...tail].join('\n') };
 }
 
 /** Split .text into one section per function (lines between a function's .balign and its end label). */
@@ -144,7 +175,23 @@ export function buildModule(file: string, text: string, kernelSyms: ReadonlySet<
     s.relocs = r.relocs;
     offs.set(s, labelOffsets(s, pre, externs));
   }
+  for (const a of meta.arrays) setArrayMax(file, a, secs, syms, owner, offs);
   return emitElf(file, secs, syms, meta, owner, offs);
+}
+
+/** kparam_array.max = ARRAY_SIZE(array): the array symbol's size over the element size. */
+function setArrayMax(file: string, a: { name: string; elemsize: number }, secs: ModSection[], syms: SymDecl[], owner: Map<string, ModSection>, offs: Map<ModSection, Map<string, number>>): void {
+  const at = (n: string): { sec: ModSection; off: number; size: number } => {
+    const d = syms.find((s) => s.name === n);
+    const sec = d && owner.get(d.label);
+    if (!d || !sec) throw new EmuError('asm', `${file}: MODULE_PARM_ARRAY ${a.name}: no data symbol ${n}`, { op: 'build_module' });
+    const o = offs.get(sec)!;
+    return { sec, off: o.get(d.label)!, size: o.get(`__end__${d.label}`)! - o.get(d.label)! };
+  };
+  const arr = at(a.name);
+  const desc = at(`__param_arr_${a.name}`);
+  const view = Buffer.from(desc.sec.bytes!.buffer, desc.sec.bytes!.byteOffset, desc.sec.bytes!.byteLength);
+  view.writeUInt32LE(Math.floor(arr.size / a.elemsize), desc.off);
 }
 
 /** Offsets of a section's labels: assembled once more at 0 with a label table. */

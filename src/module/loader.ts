@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { KSym } from '../kernel/kallsyms.ts';
 import { Errno } from '../kernel/errno.ts';
-import { kstrtobool } from '../kernel/sysfs.ts';
 import { LogLevel } from '../kernel/printk.ts';
 import { EmuError } from '../../emu/errors.ts';
 import {
@@ -20,6 +19,7 @@ import {
 } from '../elf/index.ts';
 import type { ElfFile, ElfSection } from '../elf/index.ts';
 import { relocate } from './relocate.ts';
+import { moduleParams, paramGet, paramSet, parseArgs, type ModuleParam } from './params.ts';
 import { MODULE, MODULE_NAME_LEN, ModuleState, Taint } from '../abi/layout.ts';
 
 /** A loaded module. */
@@ -35,7 +35,7 @@ export interface Module {
   state: 'COMING' | 'LIVE' | 'GOING';
   init: bigint;
   exit: bigint;
-  params: Map<string, { type: string; addr: bigint }>;
+  params: Map<string, ModuleParam>;
   symbols: KSym[];
   /** Its guest struct module (MODULE layout), for obj->mod in livepatch callbacks. */
   guest: bigint;
@@ -107,7 +107,7 @@ export class ModuleLoader {
     if (typeof staged === 'number') return staged;
     this.taint(name, info);
     const mod = this.commit(staged);
-    const params_ = this.setParams(mod, params);
+    const params_ = parseArgs(this.k, mod.name, mod.params, params);
     if (params_ < 0) {
       this.free(mod);
       return params_;
@@ -210,12 +210,9 @@ export class ModuleLoader {
     const sym = (n: string): bigint => symbols.find((s) => s.name === n)?.addr ?? 0n;
     const mod: Module = {
       name, base, size: image.length, elf: f, secAddr, livepatch: st.info.get('livepatch')?.[0] === 'Y', refcnt: 0,
-      state: 'COMING', init: sym('init_module'), exit: sym('cleanup_module'), params: new Map(), symbols, guest: this.guestModule(name),
+      state: 'COMING', init: sym('init_module'), exit: sym('cleanup_module'), params: moduleParams(this.k.machine.mem, st.info.get('parmtype') ?? [], sym),
+      symbols, guest: this.guestModule(name),
     };
-    for (const t of st.info.get('parmtype') ?? []) {
-      const [p, type] = t.split(':');
-      mod.params.set(p!, { type: type!, addr: sym(p!) });
-    }
     this.modules.set(name, mod);
     this.sysfs(mod);
     this.ftrace?.ftraceModuleInit(mcountLocs(f, this.k, secAddr));
@@ -251,54 +248,16 @@ export class ModuleLoader {
     vfs.createFile(`${dir}/initstate`, { mode: 0o444, show: () => `${mod.state.toLowerCase()}\n` });
     vfs.createDir(`${dir}/holders`);
     for (const [p, par] of mod.params) {
+      if (!par.perm) continue;
       vfs.createFile(`${dir}/parameters/${p}`, {
-        mode: 0o644,
-        show: () => `${this.paramGet(par)}\n`,
+        mode: par.perm,
+        show: () => `${paramGet(this.k.machine.mem, par)}\n`,
         store: (v) => {
-          const ret = this.paramSet(par, v.replace(/\n$/, ''));
+          const ret = paramSet(this.k, par, v.replace(/\n$/, ''));
           return ret < 0 ? ret : v.length;
         },
       });
     }
-  }
-
-  /** param_get_int / param_get_bool: the value as /sys/module/M/parameters/P shows it. */
-  private paramGet(par: { type: string; addr: bigint }): string {
-    const mem = this.k.machine.mem;
-    return par.type === 'bool' ? (mem.readU8(par.addr) ? 'Y' : 'N') : String(mem.readI32(par.addr));
-  }
-
-  /** param_set_int / param_set_bool (kstrtobool; a bare `name` means true): 0 or -EINVAL. */
-  private paramSet(par: { type: string; addr: bigint }, value: string | undefined): number {
-    const mem = this.k.machine.mem;
-    if (par.type === 'bool') {
-      const b = value === undefined ? true : kstrtobool(value);
-      if (b === undefined) return -Errno.EINVAL;
-      mem.write(par.addr, Uint8Array.of(b ? 1 : 0));
-      return 0;
-    }
-    if (value === undefined || !/^-?\d+\s*$/.test(value)) return -Errno.EINVAL;
-    mem.writeU32(par.addr, Number(value.trim()) >>> 0);
-    return 0;
-  }
-
-  /** parse_args(): `name=value` (or a bare `name` for a bool). */
-  private setParams(mod: Module, params: string[]): number {
-    for (const p of params) {
-      const eq = p.indexOf('=');
-      const key = eq < 0 ? p : p.slice(0, eq);
-      const value = eq < 0 ? undefined : p.slice(eq + 1);
-      const par = mod.params.get(key);
-      if (!par) {
-        this.k.printk(LogLevel.WARNING, `${mod.name}: unknown parameter '${key}' ignored`);
-        continue;
-      }
-      if (this.paramSet(par, value) < 0) {
-        this.k.printk(LogLevel.ERR, `${mod.name}: '${value ?? ''}' invalid for parameter '${key}'`);
-        return -Errno.EINVAL;
-      }
-    }
-    return 0;
   }
 
   /** do_init_module(): run init as guest code; failure frees the module. */

@@ -211,6 +211,28 @@ export class Selftest {
     return r.out;
   }
 
+  /** `grep -q PATTERN FILE`: true when a line matches. */
+  grepQ(pattern: string, path: string): boolean {
+    return this.sh(`grep -q '${pattern}' ${path}`).status === 0;
+  }
+
+  /** getconf _NPROCESSORS_ONLN */
+  nproc(): number {
+    return Number(this.sh('getconf _NPROCESSORS_ONLN').out.trim());
+  }
+
+  /** `PROGRAM &` then `$!`: a background process (a guest task), its pid. */
+  startBackground(program: string): number {
+    const r = this.sh(`${program} &`);
+    if (r.status !== 0) throw new SelftestError(r.err.trim());
+    return Number(this.sh('echo $!').out.trim());
+  }
+
+  /** `kill PID || true` */
+  kill(pid: number): void {
+    this.sh(`kill ${pid}`);
+  }
+
   grepToKmsg(pattern: string, path: string): void {
     this.sh(`grep '${pattern}' ${path} > /dev/kmsg`);
   }
