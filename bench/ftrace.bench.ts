@@ -1,7 +1,7 @@
 // ftrace.bench.ts - issue 3: host time per site of enabling/disabling every ftrace site on kernels with 1k-50k traceable functions,
 // syncs per text_poke_bp batch, 50k/5k scaling, and the guest instructions an ops adds to a call
 
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -18,14 +18,14 @@ import { checkEquivalent, withInsertingKallsyms } from './kallsymsInsert.ts';
 import { median, renderTable, type Row } from './table.ts';
 
 const TRACING = '/sys/kernel/tracing';
-/** Untimed toggles per method and kernel before the measured ones (JIT, first trampoline, caches). */
-const WARMUP = 2;
+/** Untimed rounds before the measured ones: the JIT needs a few toggles of every size to settle (measured: 4-5). */
+const WARMUP = 5;
 const G = 'ftrace';
 
 export interface FtraceBenchOptions {
   /** Traceable functions in total per kernel (default 1,000, 5,000, 10,000, 50,000). */
   sites?: number[];
-  /** Measured enable/disable toggles per method and kernel (default 7), after WARMUP untimed ones. */
+  /** Measured rounds (default 7), after WARMUP untimed ones; a round toggles every method on every kernel once. */
   rounds?: number;
   /** vCPUs of the booted kernels (default 2: every sync reaches two engines). */
   cpus?: number;
@@ -49,11 +49,14 @@ export interface Toggle {
   syncs: number;
   /** Machine.syncCount delta (syncCore calls: text_poke_sync plus a trampoline free). */
   syncCores: number;
+  /** Wall ms inside Machine.syncCore (measured by wrapping it on the instance). */
+  syncMs: number;
   /** performance.now() at start and end. */
   t0: number;
   t1: number;
-  /** Main-thread GC pauses inside [t0, t1] (PerformanceObserver 'gc' entries; filled by gcPauses.attribute()). */
+  /** Main-thread GC pauses inside [t0, t1] (PerformanceObserver 'gc' entries; filled by GcPauses.attribute()), and the major (mark-compact) part. */
   gcMs: number;
+  gcMajorMs: number;
 }
 
 export type Method = 'tracer' | 'ops';
@@ -126,21 +129,39 @@ const collect: () => void = (() => {
  * asynchronously, so toggles are attributed after an await (attribute()).
  */
 class GcPauses {
-  private readonly entries: { start: number; end: number }[] = [];
+  private readonly entries: { start: number; end: number; major: boolean }[] = [];
   private readonly obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) this.entries.push({ start: e.startTime, end: e.startTime + e.duration });
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+      this.entries.push({ start: e.startTime, end: e.startTime + e.duration, major: kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR });
+    }
   });
 
   constructor() {
     this.obs.observe({ entryTypes: ['gc'] });
   }
 
-  /** Let pending entries be delivered, then set gcMs of every toggle. */
+  /**
+   * Force one more collection and wait until its entry has been delivered
+   * (entries arrive in order, so every earlier one has too), then set gcMs
+   * and gcMajorMs of every toggle.
+   */
   async attribute(toggles: Toggle[]): Promise<void> {
-    await new Promise((r) => setTimeout(r, 20));
+    const mark = performance.now();
+    collect();
+    for (let waited = 0; !this.entries.some((e) => e.start >= mark); waited += 10) {
+      if (waited > 10_000) throw new Error('PerformanceObserver delivered no gc entry for a forced collection within 10 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     for (const t of toggles) {
       t.gcMs = 0;
-      for (const e of this.entries) if (e.end > t.t0 && e.start < t.t1) t.gcMs += Math.min(e.end, t.t1) - Math.max(e.start, t.t0);
+      t.gcMajorMs = 0;
+      for (const e of this.entries) {
+        if (e.end <= t.t0 || e.start >= t.t1) continue;
+        const d = Math.min(e.end, t.t1) - Math.max(e.start, t.t0);
+        t.gcMs += d;
+        if (e.major) t.gcMajorMs += d;
+      }
     }
   }
 
@@ -166,19 +187,6 @@ function textOf(k: Kernel): Buffer {
   return Buffer.from(k.machine.mem.read(s.addr, s.size));
 }
 
-function timedToggle(k: Kernel, ft: Ftrace, fn: () => void): Toggle {
-  collect();
-  const b0 = ft.poker.batches;
-  const s0 = ft.poker.syncs;
-  const c0 = k.machine.syncCount;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  fn();
-  const t1 = performance.now();
-  const c = process.cpuUsage(cpu0);
-  return { wallMs: t1 - t0, cpuMs: (c.user + c.system) / 1000, batches: ft.poker.batches - b0, syncs: ft.poker.syncs - s0, syncCores: k.machine.syncCount - c0, t0, t1, gcMs: 0 };
-}
-
 /** A zeroed ftrace_ops in guest memory with `func` and `flags`. */
 function newOps(k: Kernel, func: bigint, flags = 0): bigint {
   const ops = k.vmalloc.alloc(FTRACE_OPS.SIZE, 16n);
@@ -193,53 +201,160 @@ function healthy(k: Kernel, when: string): void {
 }
 
 /**
- * Toggle every site with one method: WARMUP toggles (after the first enable
- * the text is checked byte by byte, and the guest runs 10 ms traced), then `rounds`
- * measured ones. Every enable must leave every record calling the expected
- * target, every disable the exact .text of before.
+ * One method on one booted kernel: toggle() does one enable and one disable,
+ * timed. Every enable must leave every record calling the expected target,
+ * every disable the exact .text of before; after the first enable the call
+ * bytes of every site are checked and the guest runs 10 ms traced. Between
+ * toggles the guest runs 2 ms (untimed), so the vCPUs have translated text
+ * again when the next sync drops it.
  */
-function toggleMethod(k: Kernel, ft: Ftrace, tfs: Tracefs, method: Method, rounds: number): { sample: MethodSample; traceEntries: number } {
-  const ops = method === 'ops' ? newOps(k, k.sym('ftrace_stub')) : 0n;
-  const enable = method === 'tracer' ? (): void => write(k, 'current_tracer', 'function') : (): void => must(ft.registerFtraceFunction(ops), 'register_ftrace_function');
-  const disable = method === 'tracer' ? (): void => write(k, 'current_tracer', 'nop') : (): void => must(ft.unregisterFtraceFunction(ops), 'unregister_ftrace_function');
-  const expected = (): { addr: bigint; name: string } => {
-    if (method === 'tracer') return { addr: k.sym('ftrace_caller'), name: 'call ftrace_caller' };
-    const t = ft.ops.get(ops)?.trampoline;
+class MethodRun {
+  readonly enables: Toggle[] = [];
+  readonly disables: Toggle[] = [];
+  target = '';
+  traceEntries = 0;
+  private readonly ops: bigint;
+  private readonly before: Buffer;
+
+  constructor(private readonly kb: KernelRun, readonly method: Method) {
+    this.ops = method === 'ops' ? newOps(kb.k, kb.k.sym('ftrace_stub')) : 0n;
+    this.before = textOf(kb.k);
+  }
+
+  private enable(): void {
+    if (this.method === 'tracer') write(this.kb.k, 'current_tracer', 'function');
+    else must(this.kb.ft.registerFtraceFunction(this.ops), 'register_ftrace_function');
+  }
+
+  private disable(): void {
+    if (this.method === 'tracer') write(this.kb.k, 'current_tracer', 'nop');
+    else must(this.kb.ft.unregisterFtraceFunction(this.ops), 'unregister_ftrace_function');
+  }
+
+  private expected(): { addr: bigint; name: string } {
+    const { k, ft } = this.kb;
+    if (this.method === 'tracer') return { addr: k.sym('ftrace_caller'), name: 'call ftrace_caller' };
+    const t = ft.ops.get(this.ops)?.trampoline;
     if (!t) throw new Error('registered ops has no trampoline');
     return { addr: t.addr, name: 'call ftrace_trampoline (its own)' };
-  };
-  const before = textOf(k);
-  const enables: Toggle[] = [];
-  const disables: Toggle[] = [];
-  let target = '';
-  let traceEntries = 0;
-  for (let r = 0; r < WARMUP + rounds; r++) {
-    enables.push(timedToggle(k, ft, enable));
-    const exp = expected();
-    target = exp.name;
+  }
+
+  toggle(): void {
+    const { k, ft } = this.kb;
+    const m = this.method;
+    const first = this.enables.length === 0;
+    this.enables.push(this.kb.timed(() => this.enable()));
+    const exp = this.expected();
+    this.target = exp.name;
     const wrong = ft.records.filter((x) => x.target !== exp.addr).length;
-    if (wrong) throw new Error(`${method}: ${wrong} of ${ft.records.length} sites do not call ${exp.name} after enable`);
-    if (r === 0) {
+    if (wrong) throw new Error(`${m}: ${wrong} of ${ft.records.length} sites do not call ${exp.name} after enable`);
+    if (first) {
       const mem = k.machine.mem;
       const bad = ft.records.filter((x) => !mem.read(x.ip, 5).equals(Buffer.from(ftraceCallInsn(x.ip, exp.addr)))).length;
-      if (bad) throw new Error(`${method}: ${bad} sites do not hold the call bytes after enable`);
+      if (bad) throw new Error(`${m}: ${bad} sites do not hold the call bytes after enable`);
       const head = k.sym('trace_ring_head');
       const h0 = mem.readU64(head);
       k.machine.runFor(10_000_000n);
-      healthy(k, `with every site traced (${method})`);
-      if (method === 'tracer') {
-        traceEntries = Number(mem.readU64(head) - h0);
-        if (traceEntries === 0) throw new Error('function tracer on every site wrote no trace entry in 10 ms of guest time');
+      healthy(k, `with every site traced (${m})`);
+      if (m === 'tracer') {
+        this.traceEntries = Number(mem.readU64(head) - h0);
+        if (this.traceEntries === 0) throw new Error('function tracer on every site wrote no trace entry in 10 ms of guest time');
       }
-    } else k.machine.runFor(2_000_000n); // untimed: the vCPUs translate text again before the next toggle
-    disables.push(timedToggle(k, ft, disable));
-    if (ft.records.some((x) => x.target !== 0n)) throw new Error(`${method}: sites still enabled after disable`);
-    if (!textOf(k).equals(before)) throw new Error(`${method}: .text differs from before the enable after disable (round ${r})`);
+    } else k.machine.runFor(2_000_000n);
+    this.disables.push(this.kb.timed(() => this.disable()));
+    if (ft.records.some((x) => x.target !== 0n)) throw new Error(`${m}: sites still enabled after disable`);
+    if (!textOf(k).equals(this.before)) throw new Error(`${m}: .text differs from before the enable after disable (toggle ${this.enables.length})`);
+    if (m === 'tracer' && this.kb.tfs.currentTracer !== 'nop') throw new Error('current_tracer is not nop after disable');
     k.machine.runFor(2_000_000n);
-    healthy(k, `after disable (${method})`);
+    healthy(k, `after disable (${m})`);
   }
-  if (method === 'tracer' && tfs.currentTracer !== 'nop') throw new Error('current_tracer is not nop after the toggles');
-  return { sample: { method, warm: { enable: enables.slice(0, WARMUP), disable: disables.slice(0, WARMUP) }, enable: enables.slice(WARMUP), disable: disables.slice(WARMUP), target }, traceEntries };
+
+  sample(warmup: number): MethodSample {
+    return {
+      method: this.method, target: this.target,
+      warm: { enable: this.enables.slice(0, warmup), disable: this.disables.slice(0, warmup) },
+      enable: this.enables.slice(warmup), disable: this.disables.slice(warmup),
+    };
+  }
+}
+
+/** One bench kernel: linked (or cached), booted, ftrace attached, and its two methods. */
+class KernelRun {
+  readonly k: Kernel;
+  readonly ft: Ftrace;
+  readonly tfs: Tracefs;
+  readonly methods: MethodRun[];
+  readonly g: GenKernel;
+  readonly shippedKallsymsMs: number | undefined;
+  readonly bootMs: number;
+  readonly attachMs: number;
+  /** Wall ms inside Machine.syncCore (tbRemoveCache on every vCPU engine) during the current toggle. */
+  private syncMs = 0;
+
+  constructor(readonly sites: number, o: Required<Omit<FtraceBenchOptions, 'sites' | 'log'>>, log: (l: string) => void, check: boolean) {
+    const g = kernelWithSites(sites, { cache: o.cache });
+    this.g = g;
+    if (check) checkEquivalent(g.image.symbols);
+    log(`ftrace: ${n3(sites)} sites: kernel ${g.linkMs === undefined ? 'from bench/.cache' : `linked in ${fmt(g.linkMs, 0)} ms`} (${g.mcount} __mcount_loc, ${fmt(g.elfBytes / 1024, 0)} KiB)`);
+    if (sites <= o.shippedKallsymsMax) {
+      const t = performance.now();
+      new Kallsyms(g.image.symbols);
+      this.shippedKallsymsMs = performance.now() - t;
+    }
+    const t0 = performance.now();
+    this.k = withInsertingKallsyms(() => bootKernel({ image: g.image, cpus: o.cpus, seed: o.seed }));
+    this.bootMs = performance.now() - t0;
+    const t1 = performance.now();
+    const { ftrace, tracefs } = attachFtrace(this.k);
+    this.attachMs = performance.now() - t1;
+    this.ft = ftrace;
+    this.tfs = tracefs;
+    if (ftrace.records.length !== sites) throw new Error(`ftrace_init made ${ftrace.records.length} records, expected ${sites}`);
+    if (ftrace.disabled) throw new Error('ftrace_bug at ftrace_init');
+    // Time the syncs from the bench, without touching src/: every caller goes through the instance property.
+    const m = this.k.machine;
+    const sync = m.syncCore.bind(m);
+    m.syncCore = (lo: bigint, hi: bigint): void => {
+      const t = performance.now();
+      try {
+        sync(lo, hi);
+      } finally {
+        this.syncMs += performance.now() - t;
+      }
+    };
+    m.runFor(20_000_000n); // the vCPUs translate the hot text: a sync then has blocks to drop
+    healthy(this.k, 'after boot');
+    this.methods = (['tracer', 'ops'] as const).map((x) => new MethodRun(this, x));
+    log(`ftrace: ${n3(sites)} sites: booted in ${fmt(this.bootMs, 0)} ms`);
+  }
+
+  /** Wall and process CPU of `fn` after a full GC, with the poke and sync counters. */
+  timed(fn: () => void): Toggle {
+    const { k, ft } = this;
+    collect();
+    const b0 = ft.poker.batches;
+    const s0 = ft.poker.syncs;
+    const c0 = k.machine.syncCount;
+    this.syncMs = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    fn();
+    const t1 = performance.now();
+    const c = process.cpuUsage(cpu0);
+    return { wallMs: t1 - t0, cpuMs: (c.user + c.system) / 1000, batches: ft.poker.batches - b0, syncs: ft.poker.syncs - s0, syncCores: k.machine.syncCount - c0, syncMs: this.syncMs, t0, t1, gcMs: 0, gcMajorMs: 0 };
+  }
+
+  sample(warmup: number): KernelSample {
+    const g = this.g;
+    return {
+      sites: this.sites, generated: g.generated, mcount: g.mcount, elfBytes: g.elfBytes, linkMs: g.linkMs, loadMs: g.loadMs, shippedKallsymsMs: this.shippedKallsymsMs,
+      bootMs: this.bootMs, attachMs: this.attachMs, traceEntries: this.methods[0]!.traceEntries, methods: this.methods.map((m) => m.sample(warmup)),
+    };
+  }
+
+  close(): void {
+    this.k.machine.close();
+  }
 }
 
 /**
@@ -381,47 +496,7 @@ function insnBench(k: Kernel, ft: Ftrace, calls: number, log: (l: string) => voi
   return out;
 }
 
-/** Build (or load from the cache), boot, attach ftrace, and toggle every site with both methods. */
-function kernelBench(sites: number, o: Required<Omit<FtraceBenchOptions, 'sites' | 'log'>>, log: (l: string) => void, first: boolean): { sample: KernelSample; insns: CallInsns[] } {
-  const g = kernelWithSites(sites, { cache: o.cache });
-  if (first) checkEquivalent(g.image.symbols);
-  log(`ftrace: ${n3(sites)} sites: kernel ${g.linkMs === undefined ? 'from bench/.cache' : `linked in ${fmt(g.linkMs, 0)} ms`} (${g.mcount} __mcount_loc, ${fmt(g.elfBytes / 1024, 0)} KiB)`);
-  let shippedKallsymsMs: number | undefined;
-  if (sites <= o.shippedKallsymsMax) {
-    const t = performance.now();
-    new Kallsyms(g.image.symbols);
-    shippedKallsymsMs = performance.now() - t;
-  }
-  const t0 = performance.now();
-  const k = withInsertingKallsyms(() => bootKernel({ image: g.image, cpus: o.cpus, seed: o.seed }));
-  const bootMs = performance.now() - t0;
-  try {
-    const t1 = performance.now();
-    const { ftrace: ft, tracefs: tfs } = attachFtrace(k);
-    const attachMs = performance.now() - t1;
-    if (ft.records.length !== sites) throw new Error(`ftrace_init made ${ft.records.length} records, expected ${sites}`);
-    if (ft.disabled) throw new Error('ftrace_bug at ftrace_init');
-    k.machine.runFor(20_000_000n); // the vCPUs translate the hot text: a sync then has blocks to drop
-    healthy(k, 'after boot');
-    log(`ftrace: ${n3(sites)} sites: booted in ${fmt(bootMs, 0)} ms; toggling`);
-    const methods: MethodSample[] = [];
-    let traceEntries = 0;
-    for (const m of ['tracer', 'ops'] as const) {
-      const r = toggleMethod(k, ft, tfs, m, o.rounds);
-      methods.push(r.sample);
-      if (m === 'tracer') traceEntries = r.traceEntries;
-    }
-    const insns = first ? insnBench(k, ft, o.calls, log) : [];
-    return {
-      sample: { sites, generated: g.generated, mcount: g.mcount, elfBytes: g.elfBytes, linkMs: g.linkMs, loadMs: g.loadMs, shippedKallsymsMs, bootMs, attachMs, traceEntries, methods },
-      insns,
-    };
-  } finally {
-    k.machine.close();
-  }
-}
-
-const med = (ts: readonly Toggle[], key: 'wallMs' | 'cpuMs' | 'gcMs' | 'noGcMs'): number => median(ts.map((t) => (key === 'noGcMs' ? t.wallMs - t.gcMs : t[key])));
+const med = (ts: readonly Toggle[], key: 'wallMs' | 'cpuMs' | 'gcMs' | 'gcMajorMs' | 'syncMs' | 'noGcMs'): number => median(ts.map((t) => (key === 'noGcMs' ? t.wallMs - t.gcMs : t[key])));
 const range = (ts: readonly Toggle[]): string => `${fmt(Math.min(...ts.map((t) => t.wallMs)))}..${fmt(Math.max(...ts.map((t) => t.wallMs)))}`;
 const all = (m: MethodSample): Toggle[] => [...m.warm.enable, ...m.warm.disable, ...m.enable, ...m.disable];
 /** Batches per toggle, when every toggle of the sample had the same count. */
@@ -473,7 +548,7 @@ function byFuncLine(c: CallInsns): string {
   return [...c.byFunc].map(([f, n]) => `${f} ${n}`).join(', ');
 }
 
-function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], insnSites: number, rounds: number, extrapolated: string): { rows: Row[]; report: string } {
+function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], insnSites: number, rounds: number, kallsymsNote: string): { rows: Row[]; report: string } {
   const rows: Row[] = [];
   const parts: string[] = [];
   // Kernels.
@@ -488,13 +563,13 @@ function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], i
       cells.push([
         n3(k.sites), METHOD_NAME[m.method], fmt(med(m.enable, 'wallMs')), range(m.enable), fmt(med(m.disable, 'wallMs')), range(m.disable),
         fmt((med(m.enable, 'wallMs') * 1000) / k.sites, 2), fmt((med(m.disable, 'wallMs') * 1000) / k.sites, 2),
-        fmt(med(m.enable, 'cpuMs')), fmt(med(m.disable, 'cpuMs')), fmt(med(m.enable, 'gcMs')), fmt(med(m.disable, 'gcMs')), fmt(m.warm.enable[0]!.wallMs), perToggle(m, 'batches', 'enable'),
+        fmt(med(m.enable, 'cpuMs')), fmt(med(m.disable, 'cpuMs')), `${fmt(med(m.enable, 'gcMs'))} (${fmt(med(m.enable, 'gcMajorMs'))})`, `${fmt(med(m.disable, 'gcMs'))} (${fmt(med(m.disable, 'gcMajorMs'))})`, fmt(med(m.enable, 'syncMs'), 2), fmt(med(m.disable, 'syncMs'), 2), fmt(m.warm.enable[0]!.wallMs), perToggle(m, 'batches', 'enable'),
         fmt(all(m).reduce((a, t) => a + t.syncs, 0) / all(m).reduce((a, t) => a + t.batches, 0), 2), `${perToggle(m, 'syncCores', 'enable')} / ${perToggle(m, 'syncCores', 'disable')}`,
       ]);
     }
   }
-  parts.push(`enable / disable every site: wall ms, median of ${rounds} after ${WARMUP} warm-up toggles (range), per site = median / sites; CPU = process CPU (all threads); GC = main-thread GC pauses inside the toggle (median)\n` + table(
-    ['sites', 'method', 'enable ms', '(range)', 'disable ms', '(range)', 'enable µs/site', 'disable µs/site', 'enable CPU ms', 'disable CPU ms', 'enable GC ms', 'disable GC ms', 'first enable ms', 'batches', 'syncs/batch', 'syncCore en/dis'],
+  parts.push(`enable / disable every site: wall ms, median of ${rounds} interleaved rounds after ${WARMUP} warm-up rounds (range), per site = median / sites; CPU = process CPU (all threads); GC = main-thread GC pauses inside the toggle (of which mark-compact), syncCore = time in Machine.syncCore (medians)\n` + table(
+    ['sites', 'method', 'enable ms', '(range)', 'disable ms', '(range)', 'enable µs/site', 'disable µs/site', 'enable CPU ms', 'disable CPU ms', 'enable GC ms (major)', 'disable GC ms (major)', 'enable syncCore ms', 'disable syncCore ms', 'first enable ms', 'batches', 'syncs/batch', 'syncCore en/dis'],
     cells, 2,
   ));
   const scaling = scalingOf(kernels);
@@ -511,7 +586,7 @@ function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], i
       2,
     ));
   }
-  if (extrapolated) parts.push(extrapolated);
+  if (kallsymsNote) parts.push(kallsymsNote);
 
   for (const k of kernels) {
     for (const m of k.methods) {
@@ -521,7 +596,7 @@ function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], i
         group: G,
         what: `${METHOD_NAME[m.method]}, ${n3(k.sites)} sites: enable / disable`,
         value: `${fmt((e * 1000) / k.sites, 2)} / ${fmt((d * 1000) / k.sites, 2)} µs/site`,
-        note: `wall ${fmt(e)} / ${fmt(d)} ms (median of ${m.enable.length}; CPU ${fmt(med(m.enable, 'cpuMs'))} / ${fmt(med(m.disable, 'cpuMs'))} ms; GC pauses ${fmt(med(m.enable, 'gcMs'))} / ${fmt(med(m.disable, 'gcMs'))} ms); ${perToggle(m, 'batches', 'enable')} text_poke_bp batches per toggle; every site → ${m.target}`,
+        note: `wall ${fmt(e)} / ${fmt(d)} ms (median of ${m.enable.length}; CPU ${fmt(med(m.enable, 'cpuMs'))} / ${fmt(med(m.disable, 'cpuMs'))} ms; GC pauses ${fmt(med(m.enable, 'gcMs'))} / ${fmt(med(m.disable, 'gcMs'))} ms (mark-compact ${fmt(med(m.enable, 'gcMajorMs'))} / ${fmt(med(m.disable, 'gcMajorMs'))}), in syncCore ${fmt(med(m.enable, 'syncMs'), 2)} / ${fmt(med(m.disable, 'syncMs'), 2)} ms); ${perToggle(m, 'batches', 'enable')} text_poke_bp batches per toggle; every site → ${m.target}`,
       });
     }
   }
@@ -558,21 +633,20 @@ function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], i
       group: G,
       what: `kernel, ${n3(k.sites)} sites: boot`,
       value: `${fmt(k.bootMs, 0)} ms`,
-      note: `bootKernel with the bench-side Kallsyms insertion (kallsymsInsert.ts); Kallsyms as shipped ${k.shippedKallsymsMs === undefined ? `not run (${extrapolated ? 'extrapolated below' : '-'})` : `${fmt(k.shippedKallsymsMs, 0)} ms`}; ftrace_init ${fmt(k.attachMs, 1)} ms; link ${k.linkMs === undefined ? 'cached' : `${fmt(k.linkMs, 0)} ms`} (${k.mcount} __mcount_loc)`,
+      note: `bootKernel with the bench-side Kallsyms insertion (kallsymsInsert.ts); Kallsyms as shipped ${k.shippedKallsymsMs === undefined ? 'not run' : `${fmt(k.shippedKallsymsMs, 0)} ms`}; ftrace_init ${fmt(k.attachMs, 1)} ms; link ${k.linkMs === undefined ? 'cached' : `${fmt(k.linkMs, 0)} ms`} (${k.mcount} __mcount_loc)`,
     });
   }
-  if (extrapolated) rows.push({ group: G, what: 'Kallsyms as shipped, largest kernel', value: 'not run', note: extrapolated });
+  if (kallsymsNote) rows.push({ group: G, what: 'Kallsyms as shipped, larger kernels', value: 'not run', note: kallsymsNote });
   return { rows, report: parts.join('\n\n') };
 }
 
-/** Kallsyms as shipped is quadratic: extrapolate the largest size from the largest one timed. */
-function extrapolate(kernels: readonly KernelSample[]): string {
+/** Kallsyms as shipped is superlinear: the sizes it was timed on, and the ones skipped. */
+function shippedKallsymsNote(kernels: readonly KernelSample[]): string {
   const timed = kernels.filter((k) => k.shippedKallsymsMs !== undefined);
   const skipped = kernels.filter((k) => k.shippedKallsymsMs === undefined);
-  const ref = timed.at(-1);
-  if (!ref || !skipped.length) return '';
-  const pts = timed.map((k) => `${n3(k.sites)}: ${fmt(k.shippedKallsymsMs!, 0)} ms`).join(', ');
-  return `Kallsyms as shipped (new Kallsyms(image.symbols), re-sorting on every add): ${pts}; not run for ${skipped.map((k) => n3(k.sites)).join(', ')} sites - quadratic from ${n3(ref.sites)}: ~${skipped.map((k) => `${fmt((ref.shippedKallsymsMs! * (k.sites / ref.sites) ** 2) / 1000, 0)} s`).join(', ')}`;
+  if (!skipped.length) return '';
+  const pts = timed.map((k) => `${n3(k.sites)} sites: ${fmt(k.shippedKallsymsMs!, 0)} ms`).join(', ');
+  return `Kallsyms as shipped (new Kallsyms(image.symbols), re-sorting on every add): ${pts || 'no size timed'}; not run for ${skipped.map((k) => n3(k.sites)).join(', ')} sites (minutes, see bench/README.md)`;
 }
 
 /** The whole benchmark, in one process. */
@@ -583,25 +657,27 @@ export async function measureFtrace(options: FtraceBenchOptions = {}): Promise<F
     cache: options.cache ?? true, shippedKallsymsMax: options.shippedKallsymsMax ?? 10000,
   };
   const log = options.log ?? ((): void => {});
-  const kernels: KernelSample[] = [];
+  const runs: KernelRun[] = [];
   let insns: CallInsns[] = [];
-  let insnSites = 0;
   const gc = new GcPauses();
   try {
-    for (const n of sites) {
-      const first = kernels.length === 0;
-      const r = kernelBench(n, o, log, first);
-      await gc.attribute(r.sample.methods.flatMap(all));
-      kernels.push(r.sample);
-      if (first) {
-        insns = r.insns;
-        insnSites = n;
-      }
+    for (const n of sites) runs.push(new KernelRun(n, o, log, runs.length === 0));
+    // Interleaved rounds over every kernel and method, the order rotated each round, so the
+    // JIT state and the host's drift are shared by all sizes; the first WARMUP rounds are untimed.
+    const units = runs.flatMap((r) => r.methods);
+    for (let round = 0; round < WARMUP + o.rounds; round++) {
+      log(`ftrace: ${round < WARMUP ? 'warm-up' : 'measured'} round ${round + 1} of ${WARMUP + o.rounds}`);
+      for (let i = 0; i < units.length; i++) units[(i + round) % units.length]!.toggle();
     }
+    await gc.attribute(units.flatMap((u) => [...u.enables, ...u.disables]));
+    if (runs[0]) insns = insnBench(runs[0].k, runs[0].ft, o.calls, log);
   } finally {
     gc.close();
+    for (const r of runs) r.close();
   }
-  const { rows, report } = render(kernels, insns, insnSites, o.rounds, extrapolate(kernels));
+  const kernels = runs.map((r) => r.sample(WARMUP));
+  const insnSites = runs[0]?.sites ?? 0;
+  const { rows, report } = render(kernels, insns, insnSites, o.rounds, shippedKallsymsNote(kernels));
   return { kernels, insns, insnSites, rows, report };
 }
 
