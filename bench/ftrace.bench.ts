@@ -57,6 +57,8 @@ export interface Toggle {
   /** Main-thread GC pauses inside [t0, t1] (PerformanceObserver 'gc' entries; filled by GcPauses.attribute()), and the major (mark-compact) part. */
   gcMs: number;
   gcMajorMs: number;
+  /** GC pauses that overlapped the toggle. */
+  gcCount: number;
 }
 
 export type Method = 'tracer' | 'ops';
@@ -156,10 +158,12 @@ class GcPauses {
     for (const t of toggles) {
       t.gcMs = 0;
       t.gcMajorMs = 0;
+      t.gcCount = 0;
       for (const e of this.entries) {
         if (e.end <= t.t0 || e.start >= t.t1) continue;
         const d = Math.min(e.end, t.t1) - Math.max(e.start, t.t0);
         t.gcMs += d;
+        t.gcCount++;
         if (e.major) t.gcMajorMs += d;
       }
     }
@@ -341,7 +345,7 @@ class KernelRun {
     fn();
     const t1 = performance.now();
     const c = process.cpuUsage(cpu0);
-    return { wallMs: t1 - t0, cpuMs: (c.user + c.system) / 1000, batches: ft.poker.batches - b0, syncs: ft.poker.syncs - s0, syncCores: k.machine.syncCount - c0, syncMs: this.syncMs, t0, t1, gcMs: 0, gcMajorMs: 0 };
+    return { wallMs: t1 - t0, cpuMs: (c.user + c.system) / 1000, batches: ft.poker.batches - b0, syncs: ft.poker.syncs - s0, syncCores: k.machine.syncCount - c0, syncMs: this.syncMs, t0, t1, gcMs: 0, gcMajorMs: 0, gcCount: 0 };
   }
 
   sample(warmup: number): KernelSample {
@@ -496,7 +500,7 @@ function insnBench(k: Kernel, ft: Ftrace, calls: number, log: (l: string) => voi
   return out;
 }
 
-const med = (ts: readonly Toggle[], key: 'wallMs' | 'cpuMs' | 'gcMs' | 'gcMajorMs' | 'syncMs' | 'noGcMs'): number => median(ts.map((t) => (key === 'noGcMs' ? t.wallMs - t.gcMs : t[key])));
+const med = (ts: readonly Toggle[], key: 'wallMs' | 'cpuMs' | 'gcMs' | 'gcMajorMs' | 'gcCount' | 'syncMs' | 'noGcMs'): number => median(ts.map((t) => (key === 'noGcMs' ? t.wallMs - t.gcMs : t[key])));
 const range = (ts: readonly Toggle[]): string => `${fmt(Math.min(...ts.map((t) => t.wallMs)))}..${fmt(Math.max(...ts.map((t) => t.wallMs)))}`;
 const all = (m: MethodSample): Toggle[] => [...m.warm.enable, ...m.warm.disable, ...m.enable, ...m.disable];
 /** Batches per toggle, when every toggle of the sample had the same count. */
@@ -563,13 +567,13 @@ function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], i
       cells.push([
         n3(k.sites), METHOD_NAME[m.method], fmt(med(m.enable, 'wallMs')), range(m.enable), fmt(med(m.disable, 'wallMs')), range(m.disable),
         fmt((med(m.enable, 'wallMs') * 1000) / k.sites, 2), fmt((med(m.disable, 'wallMs') * 1000) / k.sites, 2),
-        fmt(med(m.enable, 'cpuMs')), fmt(med(m.disable, 'cpuMs')), `${fmt(med(m.enable, 'gcMs'))} (${fmt(med(m.enable, 'gcMajorMs'))})`, `${fmt(med(m.disable, 'gcMs'))} (${fmt(med(m.disable, 'gcMajorMs'))})`, fmt(med(m.enable, 'syncMs'), 2), fmt(med(m.disable, 'syncMs'), 2), fmt(m.warm.enable[0]!.wallMs), perToggle(m, 'batches', 'enable'),
+        fmt(med(m.enable, 'cpuMs')), fmt(med(m.disable, 'cpuMs')), `${fmt(med(m.enable, 'gcMs'))} / ${med(m.enable, 'gcCount')} (${fmt(med(m.enable, 'gcMajorMs'))})`, `${fmt(med(m.disable, 'gcMs'))} / ${med(m.disable, 'gcCount')} (${fmt(med(m.disable, 'gcMajorMs'))})`, fmt(med(m.enable, 'syncMs'), 2), fmt(med(m.disable, 'syncMs'), 2), fmt(m.warm.enable[0]!.wallMs), perToggle(m, 'batches', 'enable'),
         fmt(all(m).reduce((a, t) => a + t.syncs, 0) / all(m).reduce((a, t) => a + t.batches, 0), 2), `${perToggle(m, 'syncCores', 'enable')} / ${perToggle(m, 'syncCores', 'disable')}`,
       ]);
     }
   }
   parts.push(`enable / disable every site: wall ms, median of ${rounds} interleaved rounds after ${WARMUP} warm-up rounds (range), per site = median / sites; CPU = process CPU (all threads); GC = main-thread GC pauses inside the toggle (of which mark-compact), syncCore = time in Machine.syncCore (medians)\n` + table(
-    ['sites', 'method', 'enable ms', '(range)', 'disable ms', '(range)', 'enable µs/site', 'disable µs/site', 'enable CPU ms', 'disable CPU ms', 'enable GC ms (major)', 'disable GC ms (major)', 'enable syncCore ms', 'disable syncCore ms', 'first enable ms', 'batches', 'syncs/batch', 'syncCore en/dis'],
+    ['sites', 'method', 'enable ms', '(range)', 'disable ms', '(range)', 'enable µs/site', 'disable µs/site', 'enable CPU ms', 'disable CPU ms', 'enable GC ms / pauses (major ms)', 'disable GC ms / pauses (major ms)', 'enable syncCore ms', 'disable syncCore ms', 'first enable ms', 'batches', 'syncs/batch', 'syncCore en/dis'],
     cells, 2,
   ));
   const scaling = scalingOf(kernels);
