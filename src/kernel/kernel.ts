@@ -2,6 +2,7 @@
 
 import type { Machine, Vcpu } from '../../emu/machine/index.ts';
 import { Kallsyms } from './kallsyms.ts';
+import { createTaintSysctl } from './panic.ts';
 import { LogBuffer } from './printk.ts';
 import { forEachTask, idleTask, readTask, currentTask, type TaskView } from './tasks.ts';
 import type { KernelImage } from './image.ts';
@@ -47,6 +48,7 @@ export class Kernel {
     this.perCpuStart = this.sym('__per_cpu_start');
     this.initTask = this.sym('init_task');
     machine.afterSlice.push(() => this.drainWakeQueue());
+    createTaintSysctl(this);
     for (const sec of image.sections) if (sec.exec && sec.addr >= 0xffff_8000_0000_0000n) this.textRanges.push({ lo: sec.addr, hi: sec.addr + BigInt(sec.size), owner: 'vmlinux' });
     this.entryRanges = image.symbols
       .filter((s) => s.type === 'func' && ENTRY_STUB.test(s.name))

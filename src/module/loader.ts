@@ -12,6 +12,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { KSym } from '../kernel/kallsyms.ts';
 import { Errno } from '../kernel/errno.ts';
 import { LogLevel } from '../kernel/printk.ts';
+import { addTaint, testTaint } from '../kernel/panic.ts';
 import { EmuError } from '../../emu/errors.ts';
 import {
   readElf, readRelas, ET_REL, SHF_ALLOC, SHF_EXECINSTR, SHF_RELA_LIVEPATCH, SHT_NOBITS, SHT_RELA, SHN_LIVEPATCH, SHN_UNDEF,
@@ -126,23 +127,14 @@ export class ModuleLoader {
    */
   private taint(name: string, info: Map<string, string[]>): void {
     if (!info.get('intree')) {
-      if (!this.testTaint(Taint.OOT_MODULE)) this.k.printk(LogLevel.WARNING, `${name}: loading out-of-tree module taints kernel.`);
-      this.addTaint(Taint.OOT_MODULE);
+      if (!testTaint(this.k, Taint.OOT_MODULE)) this.k.printk(LogLevel.WARNING, `${name}: loading out-of-tree module taints kernel.`);
+      addTaint(this.k, Taint.OOT_MODULE);
     }
     if (info.get('livepatch')?.[0] === 'Y') {
       // pr_notice_once: the first livepatch module says it
-      if (!this.testTaint(Taint.LIVEPATCH)) this.k.printk(LogLevel.WARNING, `${name}: tainting kernel with TAINT_LIVEPATCH`);
-      this.addTaint(Taint.LIVEPATCH);
+      if (!testTaint(this.k, Taint.LIVEPATCH)) this.k.printk(LogLevel.WARNING, `${name}: tainting kernel with TAINT_LIVEPATCH`);
+      addTaint(this.k, Taint.LIVEPATCH);
     }
-  }
-
-  private testTaint(bit: number): boolean {
-    return ((this.k.machine.mem.readU64(this.k.sym('tainted_mask')) >> BigInt(bit)) & 1n) !== 0n;
-  }
-
-  private addTaint(bit: number): void {
-    const at = this.k.sym('tainted_mask');
-    this.k.machine.mem.writeU64(at, this.k.machine.mem.readU64(at) | (1n << BigInt(bit)));
   }
 
   /** Everything that can fail, on host copies only. */
