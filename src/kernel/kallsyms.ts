@@ -26,11 +26,15 @@ export class Kallsyms {
   }
 
   add(s: KSym): void {
+    // Same-named symbols in address order too: sympos counts them the way
+    // kallsyms_on_each_symbol() walks the (address-sorted) table.
     const list = this.byName.get(s.name);
-    if (list) list.push(s);
-    else this.byName.set(s.name, [s]);
-    this.byAddr.push(s);
-    this.byAddr.sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+    if (!list) this.byName.set(s.name, [s]);
+    else list.splice(upperBound(list, s.addr), 0, s);
+    // Binary insertion after every symbol at an address <= its own: the
+    // order a stable sort gives, without re-sorting per symbol (O(n²) boots
+    // at 50k symbols).
+    this.byAddr.splice(upperBound(this.byAddr, s.addr), 0, s);
   }
 
   /** Forget every symbol of a module (on unload). */
@@ -100,4 +104,16 @@ export class Kallsyms {
     const mod = s.obj === 'vmlinux' ? '' : ` [${s.obj}]`;
     return `${s.name}+0x${(addr - s.addr).toString(16)}/0x${s.size.toString(16)}${mod}`;
   }
+}
+
+/** Index after every symbol of `list` (address-sorted) at an address <= `addr`. */
+function upperBound(list: readonly KSym[], addr: bigint): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]!.addr <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
