@@ -14,7 +14,6 @@ import { bootKernel } from '../src/kernel/boot.ts';
 import { Kallsyms } from '../src/kernel/kallsyms.ts';
 import type { Kernel } from '../src/kernel/kernel.ts';
 import { genFnName, kernelWithSites, type GenKernel } from './genKernel.ts';
-import { checkEquivalent, withInsertingKallsyms } from './kallsymsInsert.ts';
 import { median, renderTable, type Row } from './table.ts';
 
 const TRACING = '/sys/kernel/tracing';
@@ -34,8 +33,6 @@ export interface FtraceBenchOptions {
   calls?: number;
   /** Keep linked kernels in bench/.cache/ (default true). */
   cache?: boolean;
-  /** Time the shipped (quadratic) Kallsyms construction for kernels up to this many sites (default 10,000). */
-  shippedKallsymsMax?: number;
   log?: (line: string) => void;
 }
 
@@ -90,8 +87,8 @@ export interface KernelSample {
   /** linkKernel wall ms; undefined when the ELF came from bench/.cache/. */
   linkMs: number | undefined;
   loadMs: number;
-  /** new Kallsyms(image.symbols) as shipped, wall ms (undefined above shippedKallsymsMax). */
-  shippedKallsymsMs: number | undefined;
+  /** new Kallsyms(image.symbols), wall ms (timed apart; bootKernel builds one too). */
+  kallsymsMs: number;
   bootMs: number;
   attachMs: number;
   /** Function tracer entries written while the guest ran 10 ms with every site traced. */
@@ -289,24 +286,21 @@ class KernelRun {
   readonly tfs: Tracefs;
   readonly methods: MethodRun[];
   readonly g: GenKernel;
-  readonly shippedKallsymsMs: number | undefined;
+  readonly kallsymsMs: number;
   readonly bootMs: number;
   readonly attachMs: number;
   /** Wall ms inside Machine.syncCore (tbRemoveCache on every vCPU engine) during the current toggle. */
   private syncMs = 0;
 
-  constructor(readonly sites: number, o: Required<Omit<FtraceBenchOptions, 'sites' | 'log'>>, log: (l: string) => void, check: boolean) {
+  constructor(readonly sites: number, o: Required<Omit<FtraceBenchOptions, 'sites' | 'log'>>, log: (l: string) => void) {
     const g = kernelWithSites(sites, { cache: o.cache });
     this.g = g;
-    if (check) checkEquivalent(g.image.symbols);
     log(`ftrace: ${n3(sites)} sites: kernel ${g.linkMs === undefined ? 'from bench/.cache' : `linked in ${fmt(g.linkMs, 0)} ms`} (${g.mcount} __mcount_loc, ${fmt(g.elfBytes / 1024, 0)} KiB)`);
-    if (sites <= o.shippedKallsymsMax) {
-      const t = performance.now();
-      new Kallsyms(g.image.symbols);
-      this.shippedKallsymsMs = performance.now() - t;
-    }
+    const tk = performance.now();
+    new Kallsyms(g.image.symbols);
+    this.kallsymsMs = performance.now() - tk;
     const t0 = performance.now();
-    this.k = withInsertingKallsyms(() => bootKernel({ image: g.image, cpus: o.cpus, seed: o.seed }));
+    this.k = bootKernel({ image: g.image, cpus: o.cpus, seed: o.seed });
     this.bootMs = performance.now() - t0;
     const t1 = performance.now();
     const { ftrace, tracefs } = attachFtrace(this.k);
@@ -351,7 +345,7 @@ class KernelRun {
   sample(warmup: number): KernelSample {
     const g = this.g;
     return {
-      sites: this.sites, generated: g.generated, mcount: g.mcount, elfBytes: g.elfBytes, linkMs: g.linkMs, loadMs: g.loadMs, shippedKallsymsMs: this.shippedKallsymsMs,
+      sites: this.sites, generated: g.generated, mcount: g.mcount, elfBytes: g.elfBytes, linkMs: g.linkMs, loadMs: g.loadMs, kallsymsMs: this.kallsymsMs,
       bootMs: this.bootMs, attachMs: this.attachMs, traceEntries: this.methods[0]!.traceEntries, methods: this.methods.map((m) => m.sample(warmup)),
     };
   }
@@ -552,13 +546,13 @@ function byFuncLine(c: CallInsns): string {
   return [...c.byFunc].map(([f, n]) => `${f} ${n}`).join(', ');
 }
 
-function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], insnSites: number, rounds: number, kallsymsNote: string): { rows: Row[]; report: string } {
+function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], insnSites: number, rounds: number): { rows: Row[]; report: string } {
   const rows: Row[] = [];
   const parts: string[] = [];
   // Kernels.
   parts.push(table(
-    ['sites', '__mcount_loc', 'ELF KiB', 'link ms', 'kallsyms as shipped ms', 'boot ms', 'ftrace_init ms', 'trace entries / 10 ms'],
-    kernels.map((k) => [n3(k.sites), k.mcount, fmt(k.elfBytes / 1024, 0), k.linkMs === undefined ? 'cached' : fmt(k.linkMs, 0), k.shippedKallsymsMs === undefined ? 'not run' : fmt(k.shippedKallsymsMs, 0), fmt(k.bootMs, 0), fmt(k.attachMs, 1), String(k.traceEntries)]),
+    ['sites', '__mcount_loc', 'ELF KiB', 'link ms', 'new Kallsyms ms', 'boot ms', 'ftrace_init ms', 'trace entries / 10 ms'],
+    kernels.map((k) => [n3(k.sites), k.mcount, fmt(k.elfBytes / 1024, 0), k.linkMs === undefined ? 'cached' : fmt(k.linkMs, 0), fmt(k.kallsymsMs, 1), fmt(k.bootMs, 0), fmt(k.attachMs, 1), String(k.traceEntries)]),
   ));
   // Toggles.
   const cells: string[][] = [];
@@ -590,7 +584,6 @@ function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], i
       2,
     ));
   }
-  if (kallsymsNote) parts.push(kallsymsNote);
 
   for (const k of kernels) {
     for (const m of k.methods) {
@@ -637,20 +630,10 @@ function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], i
       group: G,
       what: `kernel, ${n3(k.sites)} sites: boot`,
       value: `${fmt(k.bootMs, 0)} ms`,
-      note: `bootKernel with the bench-side Kallsyms insertion (kallsymsInsert.ts); Kallsyms as shipped ${k.shippedKallsymsMs === undefined ? 'not run' : `${fmt(k.shippedKallsymsMs, 0)} ms`}; ftrace_init ${fmt(k.attachMs, 1)} ms; link ${k.linkMs === undefined ? 'cached' : `${fmt(k.linkMs, 0)} ms`} (${k.mcount} __mcount_loc)`,
+      note: `bootKernel (2 vCPUs); new Kallsyms(image.symbols) timed apart ${fmt(k.kallsymsMs, 1)} ms; ftrace_init ${fmt(k.attachMs, 1)} ms (${n3(k.sites)} records); link ${k.linkMs === undefined ? 'cached' : `${fmt(k.linkMs, 0)} ms`} (${k.mcount} __mcount_loc)`,
     });
   }
-  if (kallsymsNote) rows.push({ group: G, what: 'Kallsyms as shipped, larger kernels', value: 'not run', note: kallsymsNote });
   return { rows, report: parts.join('\n\n') };
-}
-
-/** Kallsyms as shipped is superlinear: the sizes it was timed on, and the ones skipped. */
-function shippedKallsymsNote(kernels: readonly KernelSample[]): string {
-  const timed = kernels.filter((k) => k.shippedKallsymsMs !== undefined);
-  const skipped = kernels.filter((k) => k.shippedKallsymsMs === undefined);
-  if (!skipped.length) return '';
-  const pts = timed.map((k) => `${n3(k.sites)} sites: ${fmt(k.shippedKallsymsMs!, 0)} ms`).join(', ');
-  return `Kallsyms as shipped (new Kallsyms(image.symbols), re-sorting on every add): ${pts || 'no size timed'}; not run for ${skipped.map((k) => n3(k.sites)).join(', ')} sites (minutes, see bench/README.md)`;
 }
 
 /** The whole benchmark, in one process. */
@@ -658,14 +641,14 @@ export async function measureFtrace(options: FtraceBenchOptions = {}): Promise<F
   const sites = options.sites ?? [1000, 5000, 10000, 50000];
   const o = {
     rounds: options.rounds ?? 7, cpus: options.cpus ?? 2, seed: options.seed ?? 1, calls: options.calls ?? 1000,
-    cache: options.cache ?? true, shippedKallsymsMax: options.shippedKallsymsMax ?? 10000,
+    cache: options.cache ?? true,
   };
   const log = options.log ?? ((): void => {});
   const runs: KernelRun[] = [];
   let insns: CallInsns[] = [];
   const gc = new GcPauses();
   try {
-    for (const n of sites) runs.push(new KernelRun(n, o, log, runs.length === 0));
+    for (const n of sites) runs.push(new KernelRun(n, o, log));
     // Interleaved rounds over every kernel and method, the order rotated each round, so the
     // JIT state and the host's drift are shared by all sizes; the first WARMUP rounds are untimed.
     const units = runs.flatMap((r) => r.methods);
@@ -681,7 +664,7 @@ export async function measureFtrace(options: FtraceBenchOptions = {}): Promise<F
   }
   const kernels = runs.map((r) => r.sample(WARMUP));
   const insnSites = runs[0]?.sites ?? 0;
-  const { rows, report } = render(kernels, insns, insnSites, o.rounds, shippedKallsymsNote(kernels));
+  const { rows, report } = render(kernels, insns, insnSites, o.rounds);
   return { kernels, insns, insnSites, rows, report };
 }
 
