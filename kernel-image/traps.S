@@ -55,11 +55,8 @@ SYM_FUNC_START_NOTRACE die
 	mov edx, dword ptr [rax + TASK_pid]
 	lea rcx, [rax + TASK_comm]
 	call _printk
-	lea rdi, [rip + fmt_rip]
-	mov rsi, qword ptr [rbx + PT_REGS_ip]
-	mov rdx, qword ptr [rbx + PT_REGS_sp]
-	mov rcx, qword ptr [rbx + PT_REGS_flags]
-	call _printk
+	# show_regs() (RIP as %pS, Code:, registers) and the Call Trace: the host's
+	# half of the OOPS hypercall (src/kernel/dumpStack.ts), with kallsyms
 	mov rsi, rbx
 	mov rdi, r15
 	HYPERCALL Hypercall_OOPS
@@ -216,9 +213,6 @@ SYM_DATA_END fmt_oops
 SYM_DATA_START_LOCAL fmt_cpu_pid
 	.asciz "\0014CPU: %lu PID: %d Comm: %s %s 6.6.0-klpemu #1"
 SYM_DATA_END fmt_cpu_pid
-SYM_DATA_START_LOCAL fmt_rip
-	.asciz "\0014RIP: 0010:%px RSP: 0018:%px EFLAGS: %08lx"
-SYM_DATA_END fmt_rip
 SYM_DATA_START_LOCAL fmt_end_trace
 	.asciz "\0014---[ end trace 0000000000000000 ]---"
 SYM_DATA_END fmt_end_trace

@@ -9,7 +9,7 @@ import {
   BOOT_PARAMS, CMDLINE_LEN, Hypercall, MemoryMap, PAGE_SIZE, PERCPU, THREAD_SIZE,
 } from '../abi/layout.ts';
 import { LogLevel } from './printk.ts';
-import { showTraceLogLvl } from './dumpStack.ts';
+import { showRegs, showTraceLogLvl } from './dumpStack.ts';
 import { KobjectSysfs } from './kobject.ts';
 
 export interface BootOptions extends MachineOptions {
@@ -120,8 +120,8 @@ function oops(k: Kernel, vcpu: Vcpu, args: bigint[]): bigint {
   const regs = args[1]!;
   const rip = k.machine.mem.isMapped(regs + 128n, 8) ? k.machine.mem.readU64(regs + 128n) : 0n;
   k.oopses.push({ vector, rip, cpu: vcpu.id, text: k.kallsyms.symbolize(rip) });
-  // die() -> __die_body -> show_regs -> show_trace_log_lvl, before "---[ end trace ]---"
-  for (const line of showTraceLogLvl(k, vcpu.id, regs)) k.printk(LogLevel.WARNING, line);
+  // die() -> __die_body -> show_regs: __show_regs, then show_trace_log_lvl, before "---[ end trace ]---"
+  for (const line of [...showRegs(k, regs, vcpu.engine), ...showTraceLogLvl(k, vcpu.id, regs)]) k.printk(LogLevel.WARNING, line);
   return 0n;
 }
 
