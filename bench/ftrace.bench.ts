@@ -19,6 +19,8 @@ import { median, renderTable, type Row } from './table.ts';
 const TRACING = '/sys/kernel/tracing';
 /** Untimed rounds before the measured ones: the JIT needs a few toggles of every size to settle (measured: 4-5). */
 const WARMUP = 5;
+/** A kernel toggles REP_SITES / sites times per round (1..5): 5 at 1,000 sites, 3 at 5,000, 2 at 10,000, 1 at 50,000. */
+const REP_SITES = 15_000;
 const G = 'ftrace';
 
 export interface FtraceBenchOptions {
@@ -270,11 +272,17 @@ class MethodRun {
     healthy(k, `after disable (${m})`);
   }
 
-  sample(warmup: number): MethodSample {
+  /** Toggles per round: the kernel's. */
+  get reps(): number {
+    return this.kb.reps;
+  }
+
+  sample(warmupRounds: number): MethodSample {
+    const w = warmupRounds * this.reps;
     return {
       method: this.method, target: this.target,
-      warm: { enable: this.enables.slice(0, warmup), disable: this.disables.slice(0, warmup) },
-      enable: this.enables.slice(warmup), disable: this.disables.slice(warmup),
+      warm: { enable: this.enables.slice(0, w), disable: this.disables.slice(0, w) },
+      enable: this.enables.slice(w), disable: this.disables.slice(w),
     };
   }
 }
@@ -289,12 +297,15 @@ class KernelRun {
   readonly kallsymsMs: number;
   readonly bootMs: number;
   readonly attachMs: number;
+  /** Toggles per method and round: short toggles of small kernels are repeated (REP_SITES / sites, 1..5) for a steadier median. */
+  readonly reps: number;
   /** Wall ms inside Machine.syncCore (tbRemoveCache on every vCPU engine) during the current toggle. */
   private syncMs = 0;
 
   constructor(readonly sites: number, o: Required<Omit<FtraceBenchOptions, 'sites' | 'log'>>, log: (l: string) => void) {
     const g = kernelWithSites(sites, { cache: o.cache });
     this.g = g;
+    this.reps = Math.min(5, Math.max(1, Math.round(REP_SITES / sites)));
     log(`ftrace: ${n3(sites)} sites: kernel ${g.linkMs === undefined ? 'from bench/.cache' : `linked in ${fmt(g.linkMs, 0)} ms`} (${g.mcount} __mcount_loc, ${fmt(g.elfBytes / 1024, 0)} KiB)`);
     const tk = performance.now();
     new Kallsyms(g.image.symbols);
@@ -566,7 +577,8 @@ function render(kernels: readonly KernelSample[], insns: readonly CallInsns[], i
       ]);
     }
   }
-  parts.push(`enable / disable every site: wall ms, median of ${rounds} interleaved rounds after ${WARMUP} warm-up rounds (range), per site = median / sites; CPU = process CPU (all threads); GC = main-thread GC pauses inside the toggle (of which mark-compact), syncCore = time in Machine.syncCore (medians)\n` + table(
+  const reps = kernels.map((k) => `${n3(k.sites)}: ${k.methods[0]!.enable.length / rounds}`).join(', ');
+  parts.push(`enable / disable every site: wall ms, median of ${rounds} interleaved rounds after ${WARMUP} warm-up rounds (toggles per round and method: ${reps}) (range), per site = median / sites; CPU = process CPU (all threads); GC = main-thread GC pauses inside the toggle (of which mark-compact), syncCore = time in Machine.syncCore (medians)\n` + table(
     ['sites', 'method', 'enable ms', '(range)', 'disable ms', '(range)', 'enable µs/site', 'disable µs/site', 'enable CPU ms', 'disable CPU ms', 'enable GC ms / pauses (major ms)', 'disable GC ms / pauses (major ms)', 'enable syncCore ms', 'disable syncCore ms', 'first enable ms', 'batches', 'syncs/batch', 'syncCore en/dis'],
     cells, 2,
   ));
@@ -654,7 +666,10 @@ export async function measureFtrace(options: FtraceBenchOptions = {}): Promise<F
     const units = runs.flatMap((r) => r.methods);
     for (let round = 0; round < WARMUP + o.rounds; round++) {
       log(`ftrace: ${round < WARMUP ? 'warm-up' : 'measured'} round ${round + 1} of ${WARMUP + o.rounds}`);
-      for (let i = 0; i < units.length; i++) units[(i + round) % units.length]!.toggle();
+      for (let i = 0; i < units.length; i++) {
+        const u = units[(i + round) % units.length]!;
+        for (let r = 0; r < u.reps; r++) u.toggle();
+      }
     }
     await gc.attribute(units.flatMap((u) => [...u.enables, ...u.disables]));
     if (runs[0]) insns = insnBench(runs[0].k, runs[0].ft, o.calls, log);
