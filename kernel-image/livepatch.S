@@ -88,3 +88,14 @@ EXPORT_SYMBOL klp_enable_patch
 SYM_DATA_START klp_target_state
 	.long KlpState_UNDEFINED
 SYM_DATA_END klp_target_state
+
+# klp_patches: the patches in use (KLP_PATCH.list), in load order; and
+# klp_transition_patch: the patch in transition, or 0. The host writes both
+# (src/livepatch/core.ts, transition.ts); klp_get_prev_state reads them.
+SYM_DATA_START klp_patches
+	.quad klp_patches
+	.quad klp_patches
+SYM_DATA_END klp_patches
+SYM_DATA_START klp_transition_patch
+	.quad 0
+SYM_DATA_END klp_transition_patch

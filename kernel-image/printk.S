@@ -7,6 +7,7 @@
 
 KERN_SOH = 1
 DEFAULT_MESSAGE_LOGLEVEL = 4
+CONSOLE_LOGLEVEL_DEFAULT = 7
 LOG_LINE_MAX = 1024
 
 .section .text
@@ -102,6 +103,15 @@ SYM_FUNC_END _printk
 EXPORT_SYMBOL _printk
 
 .section .data
+# console_loglevel (console_printk[0]): the level below which messages would
+# reach the console. The console here is the host's dmesg, which shows every
+# record, so nothing reads it but code that saves and changes it (the
+# test_klp_state modules, like the kernel's).
+SYM_DATA_START console_loglevel
+	.long CONSOLE_LOGLEVEL_DEFAULT
+SYM_DATA_END console_loglevel
+EXPORT_SYMBOL console_loglevel
+
 SYM_DATA_START logbuf_lock
 	.quad 0
 SYM_DATA_END logbuf_lock

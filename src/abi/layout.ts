@@ -281,7 +281,21 @@ export const KLP_PATCH = {
   replace: 0x18, // u8
   enabled: 0x19, // u8 internal
   forced: 0x1a, // u8 internal
-  SIZE: 0x20,
+  list: 0x20, // list_head internal: on the guest's klp_patches (next, prev), walked by klp_get_prev_state
+  SIZE: 0x30,
+} as const;
+
+/**
+ * struct klp_state (include/linux/livepatch.h): a system state a patch
+ * modifies; `states` of KLP_PATCH points at an array that ends with id 0.
+ * Guest code (the callbacks) finds it with klp_get_state/klp_get_prev_state
+ * and keeps its own pointer in `data`.
+ */
+export const KLP_STATE = {
+  id: 0x00, // u64
+  version: 0x08, // u32
+  data: 0x10, // u64 void*, owned by the patch's callbacks
+  SIZE: 0x18,
 } as const;
 
 export const KLP_OBJECT = {

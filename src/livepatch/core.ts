@@ -12,6 +12,7 @@ import { klpPatchObject, klpUnpatchObject, type KlpOps } from './patch.ts';
 import { Transition } from './transition.ts';
 import { klpAddNops } from './replace.ts';
 import { klpIsPatchCompatible } from './state.ts';
+import { listAddRcu, listDelRcu } from './list.ts';
 import { createPatchSysfs } from './sysfs.ts';
 
 /** What livepatch needs from ftrace (kernel/trace/ftrace.c API); ops live in guest memory. */
@@ -106,6 +107,25 @@ export class Livepatch {
     return Number(BigInt.asIntN(32, ret));
   }
 
+  /**
+   * list_add_tail(&patch->list, &klp_patches): `patches` and the guest list
+   * (KLP_PATCH.list on `klp_patches`, walked by klp_get_prev_state) change
+   * together.
+   */
+  private klpPatchesAdd(patch: KlpPatch): void {
+    const head = this.kernel.sym('klp_patches');
+    listAddRcu(this.mem, patch.addr + BigInt(KLP_PATCH.list), this.mem.readU64(head + 8n));
+    this.patches.push(patch);
+  }
+
+  /** list_del(&patch->list). */
+  private klpPatchesDel(patch: KlpPatch): void {
+    const i = this.patches.indexOf(patch);
+    if (i < 0) return;
+    this.patches.splice(i, 1);
+    listDelRcu(this.mem, patch.addr + BigInt(KLP_PATCH.list));
+  }
+
   // ---- klp_enable_patch ---------------------------------------------------
 
   /**
@@ -120,12 +140,12 @@ export class Livepatch {
       return -Errno.EINVAL;
     }
     const patch = new KlpPatch(this.mem, patchAddr, mod.name);
-    const early = this.klpInitPatchEarly(patch);
-    if (early) return early;
     if (!klpIsPatchCompatible(this, patch)) {
       this.prErr(`Livepatch patch (${patch.modName}) is not compatible with the already installed livepatches.`);
       return -Errno.EINVAL;
     }
+    const early = this.klpInitPatchEarly(patch);
+    if (early) return early;
     if (!this.modules.tryModuleGet(patch.modName)) return -Errno.ENODEV;
     let ret = this.klpInitPatch(patch);
     if (ret) {
@@ -183,7 +203,7 @@ export class Livepatch {
       const ret = this.klpInitObject(patch, obj);
       if (ret) return ret;
     }
-    this.patches.push(patch);
+    this.klpPatchesAdd(patch);
     return 0;
   }
 
@@ -292,8 +312,7 @@ export class Livepatch {
 
   /** klp_free_patch_*(): leave klp_patches, drop sysfs and the module reference. */
   klpFreePatch(patch: KlpPatch): void {
-    const i = this.patches.indexOf(patch);
-    if (i >= 0) this.patches.splice(i, 1);
+    this.klpPatchesDel(patch);
     for (const obj of patch.objs) for (const f of obj.funcs) this.funcs.delete(f.addr);
     this.freeDynamic(patch);
     this.vfs.removeTree(`/sys/kernel/livepatch/${patch.modName}`);

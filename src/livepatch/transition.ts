@@ -28,7 +28,7 @@ export interface BlockedTask {
  * signal counter, and the delayed retry work on a host timer.
  */
 export class Transition {
-  patch: KlpPatch | undefined;
+  private current: KlpPatch | undefined;
   signalsCnt = 0;
   /** Tasks that blocked the last attempt, and why (debugger `klp`, validator). */
   blocked: BlockedTask[] = [];
@@ -37,6 +37,16 @@ export class Transition {
   private cancelWork: (() => void) | undefined;
 
   constructor(private readonly lp: Livepatch) {}
+
+  /** klp_transition_patch, also published to the guest global of that name (klp_get_prev_state reads it). */
+  get patch(): KlpPatch | undefined {
+    return this.current;
+  }
+
+  set patch(p: KlpPatch | undefined) {
+    this.current = p;
+    this.lp.mem.writeU64(this.lp.kernel.sym('klp_transition_patch'), p?.addr ?? 0n);
+  }
 
   get targetState(): number {
     return this.lp.mem.readI32(this.lp.kernel.sym('klp_target_state'));
