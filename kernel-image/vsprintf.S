@@ -2,8 +2,9 @@
 #
 # Arguments come as an array of u64 slots (the toy's va_list: printk and
 # seq_printf spill their register arguments into one). Supported: %% %c %s
-# %d %i %u %x %X %p %px, flags '-' and '0', a decimal width, and the length
-# modifiers l, ll, z, h (without l/z a number is 32 bits, as an int).
+# %d %i %u %x %X %p %px %pG<type> (flags by name, vsprintf_flags.S), flags
+# '-' and '0', a decimal width, and the length modifiers l, ll, z, h
+# (without l/z a number is 32 bits, as an int).
 
 VSN_LEFT = 1
 VSN_ZERO = 2
@@ -12,6 +13,9 @@ VSN_WIDTH = 64
 VSN_LONG = 72
 VSN_NEG = 80
 VSN_NUMBUF = 112
+VSN_FLAGBUF = 240
+VSN_FLAGBUF_LEN = 128
+# frame below the saved registers: 72 bytes of state, then the flags buffer
 
 # VSN_PUTC reg8: append one byte if it fits (size - 1 bytes and the NUL);
 # clobbers rax and r11. Registers: rbx = buf, r12 = size, r15 = position.
@@ -36,7 +40,7 @@ SYM_FUNC_START vsnprintf
 	push r13
 	push r14
 	push r15
-	sub rsp, 72
+	sub rsp, 200
 	mov rbx, rdi
 	mov r12, rsi
 	mov r13, rdx
@@ -123,6 +127,22 @@ SYM_FUNC_START vsnprintf
 .Lpercent:
 	VSN_PUTC sil
 	jmp .Lloop
+.Lpointer_flags:
+	# %pG<type>: the argument points at the flags; print them as a string.
+	movzx edi, byte ptr [r13 + 1]
+	add r13, 2
+	test dil, dil
+	jnz .Lflags_type
+	dec r13
+.Lflags_type:
+	mov rsi, qword ptr [r14]
+	add r14, 8
+	mov esi, dword ptr [rsi]
+	lea rdx, [rbp - VSN_FLAGBUF]
+	mov ecx, VSN_FLAGBUF_LEN
+	call format_gfp_flags
+	lea r8, [rbp - VSN_FLAGBUF]
+	jmp .Lstr_ok
 .Lchar:
 	mov rsi, qword ptr [r14]
 	add r14, 8
@@ -190,6 +210,8 @@ SYM_FUNC_START vsnprintf
 	lea r8, [rip + vsn_digits]
 	jmp .Lnumber
 .Lpointer:
+	cmp byte ptr [r13], 'G'
+	je .Lpointer_flags
 	cmp byte ptr [r13], 'x'
 	jne .Lpointer_plain
 	inc r13
@@ -276,7 +298,7 @@ SYM_FUNC_START vsnprintf
 	cmovb rax, r15
 	mov byte ptr [rbx + rax], 0
 	mov rax, r15
-	add rsp, 72
+	add rsp, 200
 	pop r15
 	pop r14
 	pop r13

@@ -1,4 +1,4 @@
-// selftest.ts - `klpemu selftest`: replay the kernel's livepatch kselftests (test-livepatch.sh, test-callbacks.sh, test-ftrace.sh, test-sysfs.sh, test-syscall.sh, test-state.sh) and compare dmesg
+// selftest.ts - `klpemu selftest`: replay the kernel's livepatch kselftests (test-livepatch.sh, test-callbacks.sh, test-ftrace.sh, test-sysfs.sh, test-syscall.sh, test-state.sh, test-shadow-vars.sh) and compare dmesg
 
 import { parseArgs } from 'node:util';
 import { createSystem } from '../src/system.ts';
@@ -10,8 +10,9 @@ import { TEST_FTRACE } from '../src/selftests/testFtrace.ts';
 import { TEST_SYSFS } from '../src/selftests/testSysfs.ts';
 import { TEST_SYSCALL } from '../src/selftests/testSyscall.ts';
 import { TEST_STATE } from '../src/selftests/testState.ts';
+import { TEST_SHADOW_VARS } from '../src/selftests/testShadowVars.ts';
 
-const ALL = [...TEST_LIVEPATCH, ...TEST_CALLBACKS, ...TEST_CALLBACKS_BUSY, ...TEST_FTRACE, ...TEST_SYSFS, ...TEST_SYSCALL, ...TEST_STATE];
+const ALL = [...TEST_LIVEPATCH, ...TEST_CALLBACKS, ...TEST_CALLBACKS_BUSY, ...TEST_FTRACE, ...TEST_SYSFS, ...TEST_SYSCALL, ...TEST_STATE, ...TEST_SHADOW_VARS];
 
 const HELP = `usage: klpemu selftest [--cpus N] [--seed S] [--verbose] [TEST...]
   Runs the livepatch kselftests' scenarios (${ALL.map((s) => `"${s.name}"`).join(', ')}),

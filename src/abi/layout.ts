@@ -368,6 +368,42 @@ export const KOBJ_ATTRIBUTE = {
 /** enum module_state (include/linux/module.h). */
 export const ModuleState = { LIVE: 0, COMING: 1, GOING: 2, UNFORMED: 3 } as const;
 
+/**
+ * struct klp_shadow (kernel/livepatch/shadow.c): one shadow variable, a
+ * kmalloc'ed header followed by `size` bytes of data; klp_shadow_get returns
+ * the address of `data`. They hang on the guest list `klp_shadow_list`
+ * (kernel-image/livepatch_shadow.S) under `klp_shadow_lock`.
+ */
+export const KLP_SHADOW = {
+  node: 0x00, // list_head on klp_shadow_list (next, prev)
+  obj: 0x10, // u64 the object it is attached to
+  id: 0x18, // u64
+  data: 0x20, // u8[] the variable
+  SIZE: 0x20,
+} as const;
+
+/**
+ * gfp_t bits (include/linux/gfp_types.h) and the usual combinations. The
+ * guest slab ignores them; `%pGg` prints them by name (vsprintf_flags.S).
+ */
+export const GFP = {
+  HIGH: 0x20,
+  IO: 0x40,
+  FS: 0x80,
+  ZERO: 0x100,
+  DIRECT_RECLAIM: 0x400,
+  KSWAPD_RECLAIM: 0x800,
+  RECLAIM: 0xc00,
+  NOWARN: 0x2000,
+  HARDWALL: 0x100000,
+  KERNEL: 0xcc0,
+  ATOMIC: 0x820,
+  NOWAIT: 0x800,
+  NOIO: 0xc00,
+  NOFS: 0xc40,
+  USER: 0x100cc0,
+} as const;
+
 export const KLP_FUNC = {
   old_name: 0x00, // u64 char*
   new_func: 0x08, // u64 address of the replacement
