@@ -69,6 +69,13 @@ export class GuestMemory {
     return Buffer.from(b.subarray(off, off + size));
   }
 
+  /** Whether guest memory at `addr` holds exactly `data` (no copy). */
+  equals(addr: bigint, data: Uint8Array): boolean {
+    const [b, off] = this.at(addr, data.length);
+    for (let i = 0; i < data.length; i++) if (b[off + i] !== data[i]) return false;
+    return true;
+  }
+
   write(addr: bigint, data: Uint8Array): void {
     const [b, off] = this.at(addr, data.length);
     b.set(data, off);

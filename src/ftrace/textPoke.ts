@@ -27,8 +27,6 @@ export interface PokeMismatch {
 /** TP_VEC_MAX: sites per batch (PAGE_SIZE / sizeof(struct text_poke_loc)). */
 export const TP_VEC_MAX = PAGE_SIZE / TEXT_POKE_LOC.SIZE;
 
-const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
-
 /** The opcode poke_int3_handler emulates for `insn` (text_poke_loc_init). */
 export function pokeOpcode(insn: Uint8Array): { opcode: number; disp: number } {
   const b0 = insn[0]!;
@@ -123,8 +121,7 @@ export class TextPoker {
     if (batch.length > TP_VEC_MAX) throw new RangeError(`batch of ${batch.length} > TP_VEC_MAX ${TP_VEC_MAX}`);
     const mem = this.machine.mem;
     for (const site of batch) {
-      const actual = mem.read(site.addr, site.old.length);
-      if (!same(actual, site.old)) return { site, actual: Uint8Array.from(actual) };
+      if (!mem.equals(site.addr, site.old)) return { site, actual: Uint8Array.from(mem.read(site.addr, site.old.length)) };
     }
     const sites = [...batch].sort((a, b) => (a.addr < b.addr ? -1 : 1));
     const lo = sites[0]!.addr;
