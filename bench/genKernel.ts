@@ -43,8 +43,12 @@ export const genFnName = (i: number): string => `gen_fn_${i}`;
  */
 export type McountMode = 'builder' | 'table';
 
-/** Total traceable functions up to which `builder` is used (it links up to ~1.2k, see McountMode). */
-export const BUILDER_MAX_SITES = 1100;
+/**
+ * Total traceable functions up to which `builder` is the default. The linker
+ * used to trap past ~1.2k (one keystone chunk for all of __mcount_loc); it now
+ * emits generated sections in chunks, so every size links the real way.
+ */
+export const BUILDER_MAX_SITES = Number.POSITIVE_INFINITY;
 
 /** The ftrace nop SYM_FUNC_START emits (src/build/sourceFile.ts), for `table` mode. */
 const FTRACE_NOP_LINE = '\t.byte 0x0f, 0x1f, 0x44, 0x00, 0x00';

@@ -69,6 +69,9 @@ function chunkAlign(body: AsmLine[], equates: ReadonlyMap<string, bigint>, min: 
 
 const SECTION_OF: Record<string, SectionName> = { '.usertext': '.usertext', '.userdata': '.userdata', '.text': '.text', '.rodata': '.rodata', '.data': '.data', '.bss': '.bss' };
 
+/** Lines per chunk of a generated section (__mcount_loc, __ksymtab_strings). */
+const GEN_CHUNK = 256;
+
 /** Split every source into chunks, plus the generated __mcount_loc and __ksymtab_strings. */
 function makeChunks(srcs: SourceFile[], outs: OutSec[], syms: SymDecl[], equates: Map<string, bigint>): { chunks: Chunk[]; globalDefs: string[] } {
   const globalDefs: string[] = [];
@@ -84,9 +87,14 @@ function makeChunks(srcs: SourceFile[], outs: OutSec[], syms: SymDecl[], equates
     const min = out.flags & SHF_EXECINSTR ? 16 : out.name === '__ksymtab_strings' ? 1 : 8;
     chunks.push({ out, file, defs, body, align: chunkAlign(body, equates, min), labels: definedLabels(body), size: 0, addr: 0n, bytes: new Uint8Array(0) });
   };
+  // Generated sections go in chunks of GEN_CHUNK lines: keystone-wasm traps on one
+  // chunk of ~1.2k `.quad label` lines (found by bench/ftrace with generated kernels).
+  const addGenerated = (out: OutSec, file: string, body: AsmLine[]): void => {
+    for (let i = 0; i < body.length; i += GEN_CHUNK) add(out, file, [], body.slice(i, i + GEN_CHUNK));
+  };
   for (const out of outs) {
-    if (out.name === '__mcount_loc') add(out, '<mcount>', [], syms.filter((s) => s.traceable).map((s) => gen(`.quad ${s.label}`)));
-    else if (out.name === '__ksymtab_strings') add(out, '<ksymtab>', [], [...new Set(srcs.flatMap((s) => s.exports))].sort().map((n) => gen(`.asciz "${n}"`)));
+    if (out.name === '__mcount_loc') addGenerated(out, '<mcount>', syms.filter((s) => s.traceable).map((s) => gen(`.quad ${s.label}`)));
+    else if (out.name === '__ksymtab_strings') addGenerated(out, '<ksymtab>', [...new Set(srcs.flatMap((s) => s.exports))].sort().map((n) => gen(`.asciz "${n}"`)));
     else for (const { f, defs } of perFile) add(out, f.file, defs, splitDefinitions(f.lines.get(SECTION_OF[out.name]!) ?? []).body);
   }
   return { chunks, globalDefs };

@@ -143,3 +143,20 @@ describe('[build/vmlinux]: linkKernel checked by binutils', () => {
     expect(other.systemMap).toBe(build.systemMap);
   });
 });
+
+describe('[build/vmlinux]: generated sections of a large kernel', () => {
+  it('links 3,000 traceable functions: __mcount_loc holds every one, in order (keystone traps on one chunk of ~1.2k)', () => {
+    const n = 3000;
+    const files = [{ name: 'head.S', text: `.section .text\nSYM_CODE_START startup_64\n\thlt\nSYM_CODE_END startup_64\n` }];
+    for (let f = 0; f < n / 250; f++) {
+      const fns = Array.from({ length: 250 }, (_, i) => `SYM_FUNC_START gen_fn_${f}_${i}\n\tpush rbp\n\tmov rbp, rsp\n\tpop rbp\n\tret\nSYM_FUNC_END gen_fn_${f}_${i}\nEXPORT_SYMBOL gen_fn_${f}_${i}\n`);
+      files.push({ name: `gen${f}.S`, text: `.section .text\n${fns.join('')}` });
+    }
+    const big = linkKernel(files);
+    const quads = hexDumpQuads(clean(big.elf, 'readelf', ['-x', '__mcount_loc']));
+    expect(quads.length).toBe(n);
+    expect(quads.every((q, i) => i === 0 || quads[i - 1]! < q)).toBe(true);
+    const strings = clean(big.elf, 'readelf', ['-p', '__ksymtab_strings']);
+    expect(strings).toContain('gen_fn_11_249');
+  });
+});
