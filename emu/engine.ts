@@ -406,7 +406,8 @@ export class UnicornEngine implements Engine {
       // koffi hands addresses >= 2^63 (kernel text) over as negative numbers.
       try { cb(BigInt.asUintN(64, big(addr)), size); } catch (e) { this.capture(e); }
     }, live, begin, end);
-    this.tbFlush();
+    // Nothing translated yet: nothing to drop (the first flush of a fresh engine costs seconds and ~1 GiB on 2.0.1).
+    if (this.translated) this.tbFlush();
     return handle;
   }
 
