@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadImage } from '../../src/kernel/loadImage.ts';
 import { CHECK_IDS, failedIds, validateModule, validatePatches, type Report } from '../../src/validate/index.ts';
-import { readdirSync, readFileSync } from 'node:fs';
-import { buildCase, cases, objectsOf, unusedSources, type Case } from '../fixtures/validate/build.ts';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildCase, cases, KO_DIR, objectsOf, unusedSources, type Case } from '../fixtures/validate/build.ts';
 
 const MOD_DIR = new URL('../../kernel-image/build/modules/', import.meta.url);
 
@@ -34,6 +35,13 @@ describe('[validate]: the corpus (static checks)', () => {
     );
     expect(all.filter((c) => c.kind === 'patch' && c.expect.length === 0).length).toBeGreaterThanOrEqual(3);
     expect(unusedSources()).toEqual([]);
+  });
+
+  it('ko/ holds exactly what build.ts assembles from the sources today (the CLI and the docs run those files)', () => {
+    const built = all.filter((c) => c.kind === 'module' && !c.base?.startsWith('@'));
+    const stale = built.filter((c) => !existsSync(join(KO_DIR, `${c.name}.ko`)) || !readFileSync(join(KO_DIR, `${c.name}.ko`)).equals(buildCase(c, image)));
+    expect(stale.map((c) => c.name), 'regenerate with `npx tsx test/fixtures/validate/build.ts`').toEqual([]);
+    expect(readdirSync(KO_DIR).filter((f) => !built.some((c) => `${c.name}.ko` === f))).toEqual([]);
   });
 
   it('covers every module `npm run build-kernel` builds: each livepatch is a good case, each other module a bad one', () => {
