@@ -63,6 +63,20 @@ describe('[validate]: module trial runs', () => {
     expect(check(r, 'trial.text-restored').status).toBe('pass');
   });
 
+  it('kthread-loop-func: a patch of the loop khungtaskd never leaves is reported with that kthread and its stack', () => {
+    const r = trial(byName('kthread-loop-func'));
+    expect(failedIds(r)).toEqual(['trial.transition']);
+    const f = check(r, 'trial.transition');
+    expect(f.verdict).toMatch(/^the patching transition of 'kthread_loop_func' did not complete in 4 s of guest time: blocked by khungtaskd:\d+$/);
+    const ev = f.evidence.join('\n');
+    expect(ev).toMatch(/khungtaskd:\d+ sleeping-on-function watchdog\n/);
+    expect(ev).toMatch(/msleep_interruptible\+0x[0-9a-f]+\/0x[0-9a-f]+\n\s+watchdog\+0x[0-9a-f]+\/0x[0-9a-f]+\n\s+ret_from_fork\+/);
+    // the same module passes every static check: only running it shows the fault
+    expect(r.checks.filter((x) => !x.id.startsWith('trial.') && x.status !== 'pass')).toEqual([]);
+    expect(check(r, 'trial.unload').status).toBe('pass');
+    expect(check(r, 'trial.text-restored').status).toBe('pass');
+  });
+
   // Every other good module of the corpus with a trial (the sample modules npm run build-kernel ships).
   const covered = new Set(['good-cmdline', 'meminfo-klp-sym', 'livepatch-sample', 'test_klp_mod_patch']);
   for (const c of cases().filter((x) => x.kind === 'module' && x.trial && x.expect.length === 0 && !covered.has(x.name))) {
