@@ -1,8 +1,10 @@
-// batch.spec.ts - scripted sessions: the fixtures run in-process and through `klpemu repl --batch` / stdin
+// batch.spec.ts - scripted sessions: the fixtures and the documented sessions run in-process, and through `klpemu repl --batch` / stdin
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootSession, hx, symAddr, type Session } from './debugKit.ts';
 import { runScript } from '../../src/debugger/script.ts';
@@ -85,6 +87,44 @@ describe('[debugger/batch]: livepatch-watch.gdb - the nop becomes a call during 
   });
 });
 
+/** The first code block after `heading` in a markdown file of the repository. */
+function codeBlock(file: string, heading: string): string[] {
+  const doc = readFileSync(ROOT + file, 'utf8');
+  const from = doc.indexOf('```\n', doc.indexOf(heading)) + 4;
+  return doc.slice(from, doc.indexOf('\n```', from)).split('\n');
+}
+
+/** What a rebuilt kernel moves: addresses and the rel32 of a call. */
+const noAddrs = (l: string): string => l.replace(/0x[0-9a-f]+/g, '0x_').replace(/\be8( [0-9a-f]{2}){4}/g, 'e8 __ __ __ __');
+
+describe('[debugger/batch]: the sessions README.md and docs/debugger.md show are what the debugger prints', () => {
+  let s: Session;
+  let out: string[];
+  const doc = codeBlock('docs/debugger.md', '## A session');
+  beforeAll(async () => {
+    s = bootSession();
+    const cmds = doc.filter((l) => l.startsWith('(klpemu) ')).map((l) => l.slice(9));
+    expect(await runScript(s.d, cmds, { echo: true })).toBeUndefined();
+    out = s.out().trimEnd().split('\n').map(noAddrs);
+  });
+  afterAll(() => s.close());
+
+  it('docs/debugger.md: the annotated session, line for line, once its "# " comments are left out', () => {
+    expect(doc[0]).toMatch(/^klpemu debugger: 2 cpus, seed 1, booted in \d+ ms; guest time 0\.000040 s\. "help" lists commands\.$/);
+    expect(doc.slice(1).filter((l) => !l.startsWith('# ')).map(noAddrs)).toEqual(out);
+  });
+
+  it('README.md: every line of its excerpt, in order (annotations after two spaces and "#" left out)', () => {
+    const excerpt = codeBlock('README.md', '## Debugger REPL').map((l) => noAddrs(l.replace(/ {2,}# .*$/, '')));
+    let at = 0;
+    for (const l of excerpt.filter((x) => x !== '...')) {
+      const i = out.indexOf(l, at);
+      expect(i, `README line not in the transcript (after line ${at}): ${l}`).toBeGreaterThanOrEqual(0);
+      at = i + 1;
+    }
+  });
+});
+
 describe('[debugger/batch]: the klpemu repl command', () => {
   it('--batch FILE: exit 0, the transcript echoes every command', async () => {
     const r = await cli(['--batch', FIXTURES + 'cmdline-break.gdb']);
@@ -107,6 +147,19 @@ describe('[debugger/batch]: the klpemu repl command', () => {
       expect(r.code, r.out).toBe(2);
       expect(r.out).toBe(bad[i]![1]);
     });
+  }, 60_000);
+
+  it('--batch FILE: exit 1 at the first failing command, the rest of the file is not run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'klpemu-batch-'));
+    try {
+      writeFileSync(join(dir, 'bad.gdb'), 'break cmdline_proc_show\nx/2i nosuchsymbol\ninfo breakpoints\n');
+      const r = await cli(['--batch', join(dir, 'bad.gdb')]);
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toMatch(/\n\(klpemu\) x\/2i nosuchsymbol\nNo symbol "nosuchsymbol" in current context\.\n$/);
+      expect(r.out).not.toContain('(klpemu) info breakpoints');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('commands on stdin: exit 1 at the first failing command, the rest is not run', async () => {
