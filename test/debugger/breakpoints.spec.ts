@@ -90,8 +90,11 @@ describe('[debugger/breakpoints]: code breakpoints stop a vCPU before the instru
     expect(await s.fails('break *0x10')).toBe('Cannot access memory at address 0x10\n');
     expect(await s.fails('delete 99')).toBe('No breakpoint number 99.\n');
     expect(await s.fails('break schedule if (')).toContain('expression');
+    expect(await s.fails('watch cmdline_proc_show 0')).toBe('watch: LEN must be 1..4096 bytes, got 0\n');
+    expect(await s.fails('watch cmdline_proc_show 5000')).toBe('watch: LEN must be 1..4096 bytes, got 5000\n');
     expect(s.d.reg('rip')).toBe(rip);
     expect(s.d.bps.list).toEqual([]);
+    expect(s.d.wps.list).toEqual([]);
   });
 });
 

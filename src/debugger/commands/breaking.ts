@@ -26,6 +26,7 @@ function setWatch(d: Debugger, args: string): void {
   const addr = parseLocation(d, expr);
   const sym = d.kernel.kallsyms.find(addr);
   const len = m ? Number(m[2]) : sym && sym.addr === addr && sym.type === 'object' && sym.size > 0 ? Math.min(sym.size, 4096) : 8;
+  if (len < 1 || len > 4096) throw new CommandError(`watch: LEN must be 1..4096 bytes, got ${len}`);
   requireMapped(d, addr, len);
   const wp = d.wps.add(addr, len, expr);
   d.print(`Hardware watchpoint ${wp.id}: ${expr} (${len} bytes at ${hex(addr)})`);
