@@ -87,12 +87,25 @@ describe.concurrent('[validate]: the klpemu validate command', () => {
     expect(r.stdout).not.toContain('✗');
     expect(lastLine(r.stdout)).toMatch(/^verdict: PASS - \d+ checks passed$/);
     expect(noKernelPath(r.stdout), 'docs/validate.md shows this report').toBe(noKernelPath(documented('kernel-image/build/modules/livepatch-sample.ko')));
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md quotes the verdict').toContain(`ends in\n   \`${lastLine(r.stdout)}\``);
   }, 180_000);
 
   it('the failing raw patch report in docs/validate.md is what the command prints', async () => {
     const r = await klpemu('--site', 'cmdline_proc_show', '--old', '0f 18 24 00 55', '--new', 'call ftrace_caller');
     expect(r.code).toBe(1);
     expect(noKernelPath(r.stdout)).toBe(noKernelPath(documented("--site cmdline_proc_show --old '0f 18 24 00 55'")));
+    // README.md shows an excerpt of the same report: its lines, in order
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const at = readme.indexOf("$ klpemu validate --site cmdline_proc_show --old '0f 18 24 00 55'");
+    expect(at).toBeGreaterThan(0);
+    const excerpt = readme.slice(readme.indexOf('\n', at) + 1, readme.indexOf('```', at)).split('\n').map((l) => noKernelPath(l.trim())).filter((l) => l && l !== '...');
+    const out = r.stdout.split('\n').map((l) => noKernelPath(l.trim()));
+    let from = 0;
+    for (const l of excerpt) {
+      const i = out.indexOf(l, from);
+      expect(i, `README line not in the report: ${l}`).toBeGreaterThanOrEqual(0);
+      from = i + 1;
+    }
   }, 60_000);
 
   it('a bad module: the failing check with its evidence, FAIL verdict naming the id, exit 1', async () => {
