@@ -11,7 +11,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import { Errno } from '../kernel/errno.ts';
 import { LogLevel } from '../kernel/printk.ts';
 import { FTRACE_NOP, FTRACE_OPS, FTRACE_OPS_FL, MCOUNT_INSN_SIZE } from '../abi/layout.ts';
-import { FTRACE_FL, ftraceBugLines, lookupRec, processLocs, type DynFtrace } from './records.ts';
+import { FTRACE_FL, ftraceBugLines, lookupRec, processLocs, type DynFtrace, type FtraceBugType } from './records.ts';
 import { TextPoker, TP_VEC_MAX, type PokeSite } from './textPoke.ts';
 import { builtinSlots, createTrampoline, freeTrampoline, type Trampoline } from './trampoline.ts';
 
@@ -47,6 +47,12 @@ interface PlannedRec {
   flags: number;
 }
 
+/** ftrace_check_record()'s ftrace_bug_type for a planned change: nop -> call, call -> nop, call -> other call. */
+function bugType(p: PlannedRec): FtraceBugType {
+  if (p.rec.target === 0n) return 'CALL';
+  return p.target === 0n ? 'NOP' : 'UPDATE';
+}
+
 export class Ftrace {
   readonly records: DynFtrace[];
   readonly poker: TextPoker;
@@ -70,7 +76,7 @@ export class Ftrace {
     const mem = k.machine.mem;
     const { records, bad } = processLocs(k.image.mcountLoc, (ip, n) => (mem.isMapped(ip, n) ? mem.read(ip, n) : undefined), k.kallsyms);
     this.records = records;
-    for (const b of bad) this.bug('EINVAL', b.ip, b.actual, FTRACE_NOP, 0, 0n);
+    for (const b of bad) this.bug('EINVAL', 'INIT', { ip: b.ip, flags: 0 }, b.actual, FTRACE_NOP);
     k.printk(LogLevel.INFO, `ftrace: allocating ${records.length} entries in ${Math.ceil(records.length / 170)} pages`);
   }
 
@@ -78,18 +84,35 @@ export class Ftrace {
     return this.k.machine.mem;
   }
 
-  /** ftrace_bug(): print the report and stop modifying code (ftrace_kill). */
-  private bug(err: 'EINVAL' | 'EFAULT', ip: bigint, actual: Uint8Array, expected: Uint8Array | undefined, flags: number, tramp: bigint): void {
-    for (const line of ftraceBugLines(err, ip, this.k.kallsyms.symbolize(ip), actual, expected, flags, tramp)) this.k.printk(LogLevel.INFO, line);
+  /**
+   * ftrace_bug(): print the report and stop modifying code (ftrace_kill).
+   * `rec` is the failed record as it was before the update (its flags say
+   * which trampoline it calls now: ftrace_get_addr_curr).
+   */
+  private bug(err: 'EINVAL' | 'EFAULT', type: FtraceBugType, rec: Pick<DynFtrace, 'ip' | 'flags'>, actual: Uint8Array, expected: Uint8Array | undefined): void {
+    const sym = (a: bigint): string => this.k.kallsyms.symbolize(a);
+    const tramps = rec.flags & FTRACE_FL.TRAMP_EN ? this.trampOpsOn(rec.ip).map((s) => ({ tramp: sym(s.trampoline!.addr), func: sym(this.mem.readU64(s.addr + BigInt(FTRACE_OPS.func))) })) : [];
+    const lines = ftraceBugLines({ err, ip: rec.ip, sym: sym(rec.ip), actual, expected, type, flags: rec.flags, tramps, expectedTramp: this.addrCurr(rec) });
+    for (const line of lines) this.k.printk(LogLevel.INFO, line);
     this.k.printk(LogLevel.WARNING, `WARNING: CPU: 0 PID: 0 at kernel/trace/ftrace.c:2140 ftrace_bug+0x1ec/0x220`);
     this.disabled = true;
+  }
+
+  /** Registered ops with a trampoline that trace `ip` (ftrace_find_tramp_ops_any/next). */
+  private trampOpsOn(ip: bigint): OpsState[] {
+    return this.list.map((a) => this.ops.get(a)!).filter((s) => s.trampoline && this.covers(s, ip));
+  }
+
+  /** ftrace_get_addr_curr(): the trampoline a record calls now (ftrace_caller for a nop or a new site). */
+  private addrCurr(rec: Pick<DynFtrace, 'ip' | 'flags'>): bigint {
+    return lookupRec(this.records, rec.ip)?.target || this.caller;
   }
 
   /** ftrace_module_init(): records for a module's __mcount_loc (its text is not live yet). */
   ftraceModuleInit(locs: bigint[]): void {
     const mem = this.mem;
     const { records, bad } = processLocs(locs, (ip, n) => (mem.isMapped(ip, n) ? mem.read(ip, n) : undefined), this.k.kallsyms);
-    for (const b of bad) this.bug('EINVAL', b.ip, b.actual, FTRACE_NOP, 0, 0n);
+    for (const b of bad) this.bug('EINVAL', 'INIT', { ip: b.ip, flags: 0 }, b.actual, FTRACE_NOP);
     this.records.push(...records);
     this.records.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
     // ftrace_module_enable(): ops already tracing everything cover the new sites too.
@@ -325,7 +348,7 @@ export class Ftrace {
     for (const p of moving) {
       const old = ftraceCallInsn(p.rec.ip, p.rec.target, scratch);
       if (!this.mem.equals(p.rec.ip, old)) {
-        this.bug('EINVAL', p.rec.ip, Uint8Array.from(this.mem.read(p.rec.ip, MCOUNT_INSN_SIZE)), Uint8Array.from(old), p.rec.flags, p.rec.target);
+        this.bug('EINVAL', bugType(p), p.rec, Uint8Array.from(this.mem.read(p.rec.ip, MCOUNT_INSN_SIZE)), Uint8Array.from(old));
         return -Errno.EINVAL;
       }
     }
@@ -345,8 +368,8 @@ export class Ftrace {
       });
       const bad = this.poker.textPokeBpBatch(sites);
       if (bad) {
-        const rec = lookupRec(this.records, bad.site.addr)!;
-        this.bug('EINVAL', bad.site.addr, bad.actual, bad.site.old, rec.flags, rec.target);
+        const p = batch.find((x) => x.rec.ip === bad.site.addr)!;
+        this.bug('EINVAL', bugType(p), p.rec, bad.actual, bad.site.old);
         return -Errno.EINVAL;
       }
     }

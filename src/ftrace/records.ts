@@ -85,20 +85,50 @@ export function lookupRec(records: readonly DynFtrace[], ip: bigint): DynFtrace 
 /** `aa:bb:cc` as ftrace_bug prints bytes. */
 export const hexBytes = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 
+/** ftrace_bug_type: what the failed modification was doing (print_bug_type's line). */
+export type FtraceBugType = 'INIT' | 'NOP' | 'CALL' | 'UPDATE';
+
+const BUG_TYPE_LINE: Record<FtraceBugType, string> = {
+  INIT: 'Initializing ftrace call sites',
+  NOP: 'Setting ftrace call site to NOP',
+  CALL: 'Setting ftrace call site to call ftrace function',
+  UPDATE: 'Updating ftrace call site to call a different ftrace function',
+};
+
+/** What ftrace_bug() prints about one failed site (kernel/trace/ftrace.c). */
+export interface FtraceBugReport {
+  err: 'EFAULT' | 'EINVAL' | 'EPERM';
+  ip: bigint;
+  /** %pS of ip. */
+  sym: string;
+  actual: Uint8Array;
+  /** ftrace_expected: the bytes the site should have held. */
+  expected?: Uint8Array;
+  type: FtraceBugType;
+  flags: number;
+  /** `\ttramp: %pS (%pS)` for each trampoline ops of a TRAMP_EN record. */
+  tramps: { tramp: string; func: string }[];
+  /** ftrace_get_addr_curr(rec): where the site's call goes now (ftrace_caller for a nop). */
+  expectedTramp: bigint;
+}
+
 /**
- * ftrace_bug()'s lines (kernel/trace/ftrace.c) for a failed modification of
- * the site at `ip` (`sym` is its %pS): headline by error, `[<ip>] sym`, the
- * actual and expected bytes, the record's flags and the expected trampoline.
+ * ftrace_bug()'s lines: headline by error, `[<ip>] sym`, the actual and
+ * expected bytes, print_bug_type(), the record's flags with its trampolines,
+ * and the expected trampoline (pr_cont pieces joined as the log shows them).
  */
-export function ftraceBugLines(err: 'EFAULT' | 'EINVAL' | 'EPERM', ip: bigint, sym: string, actual: Uint8Array, expected: Uint8Array | undefined, flags: number, tramp: bigint): string[] {
-  const head = { EFAULT: 'ftrace faulted on modifying ', EINVAL: 'ftrace failed to modify ', EPERM: 'ftrace faulted on writing ' }[err];
-  const lines = ['------------[ ftrace bug ]------------', head, `[<${ip.toString(16).padStart(16, '0')}>] ${sym}`];
-  if (err === 'EINVAL') {
-    lines.push(` actual:   ${hexBytes(actual)}`);
-    if (expected) lines.push(` expected: ${hexBytes(expected)}`);
+export function ftraceBugLines(r: FtraceBugReport): string[] {
+  const head = { EFAULT: 'ftrace faulted on modifying ', EINVAL: 'ftrace failed to modify ', EPERM: 'ftrace faulted on writing ' }[r.err];
+  const lines = ['------------[ ftrace bug ]------------', head, `[<${r.ip.toString(16).padStart(16, '0')}>] ${r.sym}`];
+  if (r.err === 'EINVAL') {
+    lines.push(` actual:   ${hexBytes(r.actual)}`);
+    if (r.expected) lines.push(` expected: ${hexBytes(r.expected)}`);
   }
-  lines.push(`ftrace record flags: ${(flags >>> 0).toString(16)}`);
-  lines.push(` (${flags & FTRACE_REF_MAX})${flags & FTRACE_FL.REGS ? ' R' : '  '}${flags & FTRACE_FL.CALL_OPS ? ' O' : '  '}`);
-  lines.push(` expected tramp: ${tramp.toString(16)}`);
+  lines.push(BUG_TYPE_LINE[r.type]);
+  lines.push(`ftrace record flags: ${(r.flags >>> 0).toString(16)}`);
+  let refs = ` (${r.flags & FTRACE_REF_MAX})${r.flags & FTRACE_FL.REGS ? ' R' : '  '}${r.flags & FTRACE_FL.CALL_OPS ? ' O' : '  '}`;
+  if (r.flags & FTRACE_FL.TRAMP_EN) refs += r.tramps.length ? r.tramps.map((t) => `\ttramp: ${t.tramp} (${t.func})`).join('') : '\ttramp: ERROR!';
+  lines.push(refs);
+  lines.push(` expected tramp: ${r.expectedTramp.toString(16)}`);
   return lines;
 }
