@@ -15,11 +15,12 @@ import { LogLevel } from '../kernel/printk.ts';
 import { addTaint, testTaint } from '../kernel/panic.ts';
 import { EmuError } from '../../emu/errors.ts';
 import {
-  readElf, readRelas, ET_REL, SHF_ALLOC, SHF_EXECINSTR, SHF_RELA_LIVEPATCH, SHT_NOBITS, SHT_RELA, SHN_LIVEPATCH, SHN_UNDEF,
+  readElf, readRelas, SHF_ALLOC, SHF_EXECINSTR, SHF_RELA_LIVEPATCH, SHT_NOBITS, SHT_RELA, SHN_LIVEPATCH, SHN_UNDEF,
   STB_LOCAL, STT_FUNC, STT_OBJECT, SHN_ABS,
 } from '../elf/index.ts';
 import type { ElfFile, ElfSection } from '../elf/index.ts';
 import { relocate } from './relocate.ts';
+import { elfValidityCheck } from './elfValidity.ts';
 import { moduleParams, paramGet, paramSet, parseArgs, type ModuleParam } from './params.ts';
 import { MODULE, MODULE_NAME_LEN, ModuleState, Taint } from '../abi/layout.ts';
 
@@ -93,13 +94,14 @@ export class ModuleLoader {
 
   /** load_module(): parse, check, lay out, link, go live, run init. */
   loadModule(bytes: Uint8Array, params: string[] = []): number {
+    const invalid = elfValidityCheck(bytes);
+    if (invalid) return fail(this.k, invalid, -Errno.ENOEXEC);
     let f: ElfFile;
     try {
       f = readElf(bytes);
     } catch (e) {
       return fail(this.k, `module: ${(e as EmuError).message}`, -Errno.ENOEXEC);
     }
-    if (f.type !== ET_REL) return fail(this.k, `Invalid ELF header type: ${f.type} != ${ET_REL}`, -Errno.ENOEXEC);
     const info = modinfo(f);
     const name = info.get('name')?.[0];
     if (!name) return fail(this.k, 'module has no name (.modinfo name=)', -Errno.ENOEXEC);
