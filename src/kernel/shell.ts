@@ -152,6 +152,9 @@ function rmmod(sh: Shell, args: string[]): ShellResult {
   if (!sh.modules) return fail('rmmod: module support not loaded');
   const name = args[0]?.replace(/\.ko$/, '').replace(/^.*\//, '');
   if (!name) return fail('Usage: rmmod <modulename>');
+  // kmod's check_module_inuse(): holders first, then the reference count
+  const holders = sh.modules.list().find((m) => m.name === name)?.holders ?? [];
+  if (holders.length) return fail(`rmmod: ERROR: Module ${name} is in use by: ${holders.join(' ')}`);
   const ret = sh.modules.rmmod(name);
   if (ret === -Errno.ENOENT) return fail(`rmmod: ERROR: Module ${name} is not currently loaded`);
   if (ret === -Errno.EBUSY || ret === -Errno.EAGAIN) return fail(`rmmod: ERROR: Module ${name} is in use`);

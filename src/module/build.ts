@@ -3,7 +3,8 @@
 // One section per function (.text.<name>, as -ffunction-sections), .rodata,
 // .data, .bss; relocations derived from keystone (relocs.ts); .modinfo from
 // MODULE_* directives; livepatch symbols from KLP_SYM (their relocations go to
-// .klp.rela.<obj>.<section>, SHF_RELA_LIVEPATCH, symbols SHN_LIVEPATCH).
+// .klp.rela.<obj>.<section>, SHF_RELA_LIVEPATCH, symbols SHN_LIVEPATCH);
+// EXPORT_SYMBOL names in __ksymtab_strings; EXTERN names another module's export.
 
 import { Keystone, Const, loadKeystone } from 'keystone-wasm';
 import { EmuError } from '../../emu/errors.ts';
@@ -26,6 +27,8 @@ interface ModuleMeta {
   init?: string;
   exit?: string;
   klpSyms: Map<string, { obj: string; sympos: number }>;
+  /** EXTERN names: symbols another module exports (undefined here, resolved at load like vmlinux's). */
+  externs: Set<string>;
   /** module_param_array()s: their kparam_array's max is ARRAY_SIZE(array), known once assembled. */
   arrays: { name: string; elemsize: number }[];
 }
@@ -70,7 +73,7 @@ export function moduleNameOf(file: string): string {
 
 /** Strip MODULE_* and KLP_SYM directives from the source, collecting them. */
 function readDirectives(name: string, text: string): { meta: ModuleMeta; rest: string } {
-  const meta: ModuleMeta = { modinfo: [], klpSyms: new Map(), arrays: [] };
+  const meta: ModuleMeta = { modinfo: [], klpSyms: new Map(), externs: new Set(), arrays: [] };
   const out: string[] = [];
   const tail: string[] = [];
   for (const raw of text.split('\n')) {
@@ -87,6 +90,7 @@ function readDirectives(name: string, text: string): { meta: ModuleMeta; rest: s
     } else if ((m = /^MODULE_INIT\s+(\w+)$/.exec(l))) meta.init = m[1];
     else if ((m = /^MODULE_EXIT\s+(\w+)$/.exec(l))) meta.exit = m[1];
     else if ((m = /^KLP_SYM\s+(\w+)\s+(\w+)\s+(\d+)$/.exec(l))) meta.klpSyms.set(m[2]!, { obj: m[1]!, sympos: Number(m[3]) });
+    else if ((m = /^EXTERN\s+(\w+)$/.exec(l))) meta.externs.add(m[1]!);
     else {
       out.push(raw);
       continue;
@@ -123,7 +127,7 @@ function textSections(lines: AsmLine[], syms: SymDecl[]): { secs: ModSection[]; 
 }
 
 /** The module's sections with their lines (definitions kept apart). */
-function sectionsOf(file: string, text: string): { secs: ModSection[]; defs: string[]; syms: SymDecl[] } {
+function sectionsOf(file: string, text: string): { secs: ModSection[]; defs: string[]; syms: SymDecl[]; exports: string[] } {
   const src = parseSource(file, text, 0);
   const { defs, body: textBody } = splitDefinitions(src.lines.get('.text') ?? []);
   const { secs, stray } = textSections(textBody, src.syms);
@@ -136,7 +140,7 @@ function sectionsOf(file: string, text: string): { secs: ModSection[]; defs: str
     if (body.length) secs.push({ name: sec, body, flags, nobits, labels: [] });
   }
   for (const s of secs) s.labels = definedLabels(s.body);
-  return { secs, defs: allDefs, syms: src.syms };
+  return { secs, defs: allDefs, syms: src.syms, exports: src.exports };
 }
 
 function assembleSection(sec: ModSection, prelude: string[], externs: string[]): { bytes: Uint8Array; relocs: DerivedReloc[] } {
@@ -160,7 +164,7 @@ function assembleSection(sec: ModSection, prelude: string[], externs: string[]):
  */
 export function buildModule(file: string, text: string, kernelSyms: ReadonlySet<string>, prelude: string[] = []): Buffer {
   const { meta, rest } = readDirectives(file, text);
-  const { secs, defs, syms } = sectionsOf(file, rest);
+  const { secs, defs, syms, exports } = sectionsOf(file, rest);
   const equates = collectEquates([...prelude, ...defs], new Map(layoutEquates()));
   for (const s of secs) s.body = s.body.map((l) => ({ ...l, text: foldEquates(l.text, equates) }));
   const owner = new Map<string, ModSection>();
@@ -169,14 +173,17 @@ export function buildModule(file: string, text: string, kernelSyms: ReadonlySet<
   const offs = new Map<ModSection, Map<string, number>>();
   for (const s of secs) {
     const used = usedNames([...s.body, ...defs.map((d) => ({ text: d, file, line: 0 }))]);
-    const externs = [...used].filter((n) => (owner.has(n) && owner.get(n) !== s) || ((kernelSyms.has(n) || meta.klpSyms.has(n)) && !owner.has(n)));
+    const externs = [...used].filter((n) => (owner.has(n) && owner.get(n) !== s) || ((kernelSyms.has(n) || meta.klpSyms.has(n) || meta.externs.has(n)) && !owner.has(n)));
     const r = assembleSection(s, pre, externs);
     s.bytes = r.bytes;
     s.relocs = r.relocs;
     offs.set(s, labelOffsets(s, pre, externs));
   }
   for (const a of meta.arrays) setArrayMax(file, a, secs, syms, owner, offs);
-  return emitElf(file, secs, syms, meta, owner, offs);
+  for (const e of exports) {
+    if (!syms.some((d) => d.name === e && d.global)) throw new EmuError('asm', `${file}: EXPORT_SYMBOL(${e}): no global symbol ${e}`, { op: 'build_module' });
+  }
+  return emitElf(file, secs, syms, meta, owner, offs, exports);
 }
 
 /** kparam_array.max = ARRAY_SIZE(array): the array symbol's size over the element size. */
@@ -255,7 +262,7 @@ function toRela(r: DerivedReloc, from: ModSection, c: { secs: ModSection[]; syms
   return { offset: BigInt(r.offset), type: r.type, sym: symIndex(c.t, full), addend: r.addend };
 }
 
-function emitElf(file: string, secs: ModSection[], syms: SymDecl[], meta: ModuleMeta, owner: Map<string, ModSection>, offs: Map<ModSection, Map<string, number>>): Buffer {
+function emitElf(file: string, secs: ModSection[], syms: SymDecl[], meta: ModuleMeta, owner: Map<string, ModSection>, offs: Map<ModSection, Map<string, number>>, exports: string[]): Buffer {
   const sections: OutSection[] = secs.map((s) => ({
     name: s.name, type: s.nobits ? SHT_NOBITS : SHT_PROGBITS, flags: s.flags, align: s.flags & SHF_EXECINSTR ? 16 : 8,
     ...(s.nobits ? { size: s.bytes!.length } : { data: s.bytes! }),
@@ -277,6 +284,11 @@ function emitElf(file: string, secs: ModSection[], syms: SymDecl[], meta: Module
   });
   const modinfo = Buffer.from(meta.modinfo.map((m) => `${m}\0`).join(''), 'latin1');
   sections.push({ name: '.modinfo', type: SHT_PROGBITS, flags: SHF_ALLOC, data: modinfo, align: 1 });
+  // EXPORT_SYMBOL: the names, as vmlinux lists its own (__ksymtab_strings); the loader finds the values in the symtab.
+  if (exports.length) {
+    const names = Buffer.from([...new Set(exports)].sort().map((n) => `${n}\0`).join(''), 'latin1');
+    sections.push({ name: '__ksymtab_strings', type: SHT_PROGBITS, flags: SHF_ALLOC, data: names, align: 1 });
+  }
   // __mcount_loc: the entry of every traceable function, for ftrace_module_init.
   const traced = syms.filter((d) => d.traceable && d.section === '.text');
   if (traced.length) {

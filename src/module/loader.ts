@@ -41,6 +41,12 @@ export interface Module {
   symbols: KSym[];
   /** Its guest struct module (MODULE layout), for obj->mod in livepatch callbacks. */
   guest: bigint;
+  /** EXPORT_SYMBOL names (its __ksymtab_strings). */
+  exports: Set<string>;
+  /** Modules whose exports it uses (target_list); each holds a reference on them. */
+  uses: Set<string>;
+  /** Modules using its exports (source_list): /sys/module/<name>/holders, lsmod's "Used by". */
+  holders: Set<string>;
 }
 
 /** What livepatch hooks into module load/unload (klp_module_coming/going). */
@@ -155,16 +161,45 @@ export class ModuleLoader {
       const s = f.sections[idx]!;
       if (s.type !== SHT_NOBITS) image.set(s.data, off);
     }
-    const ret = this.link(f, name, info, base, image, secAddr);
+    const exports = exportedNames(f);
+    const dup = this.verifyExportedSymbols(name, exports);
+    const uses = new Set<string>();
+    const ret = dup < 0 ? dup : this.link(f, name, info, base, image, secAddr, uses);
     if (ret < 0) {
       this.k.moduleArea.release(base);
       return ret;
     }
-    return { f, name, info, base, image, secAddr };
+    return { f, name, info, base, image, secAddr, exports, uses };
+  }
+
+  /**
+   * find_symbol(): an exported symbol of vmlinux, else of a live module
+   * (a module still COMING or already GOING does not resolve here).
+   */
+  private findSymbol(sym: string): { addr: bigint; owner?: Module } | undefined {
+    if (this.k.image.exported.has(sym)) {
+      const ks = this.k.kallsyms.lookupAll(sym, 'vmlinux')[0];
+      return ks ? { addr: ks.addr } : undefined;
+    }
+    for (const m of this.modules.values()) {
+      if (m.state !== 'LIVE' || !m.exports.has(sym)) continue;
+      const ks = m.symbols.find((x) => x.name === sym && x.global);
+      if (ks) return { addr: ks.addr, owner: m };
+    }
+    return undefined;
+  }
+
+  /** verify_exported_symbols(): a module may not export a name vmlinux or a loaded module exports. */
+  private verifyExportedSymbols(name: string, exports: Set<string>): number {
+    for (const e of exports) {
+      const owner = this.k.image.exported.has(e) ? 'kernel' : [...this.modules.values()].find((m) => m.exports.has(e))?.name;
+      if (owner) return fail(this.k, `${name}: exports duplicate symbol ${e} (owned by ${owner})`, -Errno.ENOEXEC);
+    }
+    return 0;
   }
 
   /** simplify_symbols + apply_relocations (+ .klp.rela.vmlinux.* for a livepatch module). */
-  private link(f: ElfFile, name: string, info: Map<string, string[]>, base: bigint, image: Uint8Array, secAddr: Map<number, bigint>): number {
+  private link(f: ElfFile, name: string, info: Map<string, string[]>, base: bigint, image: Uint8Array, secAddr: Map<number, bigint>, uses: Set<string>): number {
     const values: bigint[] = [];
     for (const s of f.symbols) {
       if (s.index === 0) {
@@ -172,9 +207,10 @@ export class ModuleLoader {
         continue;
       }
       if (s.shndx === SHN_UNDEF) {
-        const ks = this.k.image.exported.has(s.name) ? this.k.kallsyms.lookup(s.name) : undefined;
-        if (!ks) return fail(this.k, `${name}: Unknown symbol ${s.name} (err -2)`, -Errno.ENOENT);
-        values.push(ks.addr);
+        const found = this.findSymbol(s.name);
+        if (!found) return fail(this.k, `${name}: Unknown symbol ${s.name} (err -2)`, -Errno.ENOENT);
+        if (found.owner) uses.add(found.owner.name);
+        values.push(found.addr);
       } else if (s.shndx === SHN_LIVEPATCH) {
         if (info.get('livepatch')?.[0] !== 'Y') return fail(this.k, `${name}: module is not marked as a livepatch module`, -Errno.ENOEXEC);
         values.push(0n);
@@ -205,10 +241,17 @@ export class ModuleLoader {
     const mod: Module = {
       name, base, size: image.length, elf: f, secAddr, livepatch: st.info.get('livepatch')?.[0] === 'Y', refcnt: 0,
       state: 'COMING', init: sym('init_module'), exit: sym('cleanup_module'), params: moduleParams(this.k.machine.mem, st.info.get('parmtype') ?? [], sym),
-      symbols, guest: this.guestModule(name),
+      symbols, guest: this.guestModule(name), exports: st.exports, uses: st.uses, holders: new Set(),
     };
     this.modules.set(name, mod);
     this.sysfs(mod);
+    // ref_module(): each used module gains a holder and a reference.
+    for (const u of mod.uses) {
+      const target = this.modules.get(u)!;
+      target.refcnt++;
+      target.holders.add(name);
+      this.k.vfs.createDir(`/sys/module/${u}/holders/${name}`);
+    }
     this.ftrace?.ftraceModuleInit(mcountLocs(f, this.k, secAddr));
     return mod;
   }
@@ -273,6 +316,8 @@ export class ModuleLoader {
   rmmod(name: string): number {
     const mod = this.modules.get(name);
     if (!mod) return -Errno.ENOENT;
+    // Other modules depend on us: get rid of them first.
+    if (mod.holders.size > 0) return -Errno.EAGAIN; // EWOULDBLOCK
     if (mod.refcnt > 0) return -Errno.EBUSY;
     this.setState(mod, 'GOING');
     if (mod.exit) this.k.callGuest(mod.exit, []);
@@ -283,6 +328,14 @@ export class ModuleLoader {
 
   /** free_module(): memory back to zeros, symbols, text ranges and sysfs gone. */
   private free(mod: Module): void {
+    // module_unload_free(): drop the references on the modules it used.
+    for (const u of mod.uses) {
+      const target = this.modules.get(u);
+      if (!target) continue;
+      target.refcnt--;
+      target.holders.delete(mod.name);
+      this.k.vfs.removeTree(`/sys/module/${u}/holders/${mod.name}`);
+    }
     this.ftrace?.ftraceReleaseMod(mod.base, mod.base + BigInt(mod.size));
     this.k.machine.mem.write(mod.base, new Uint8Array(mod.size));
     this.k.machine.syncCore(mod.base, mod.base + BigInt(mod.size));
@@ -295,7 +348,7 @@ export class ModuleLoader {
   }
 
   list(): { name: string; size: number; refcnt: number; holders: string[] }[] {
-    return [...this.modules.values()].reverse().map((m) => ({ name: m.name, size: m.size, refcnt: m.refcnt, holders: [] }));
+    return [...this.modules.values()].reverse().map((m) => ({ name: m.name, size: m.size, refcnt: m.refcnt, holders: [...m.holders] }));
   }
 
   // ---- livepatch's view (ModuleApi) ------------------------------------
@@ -358,6 +411,14 @@ interface Staged {
   base: bigint;
   image: Uint8Array;
   secAddr: Map<number, bigint>;
+  exports: Set<string>;
+  uses: Set<string>;
+}
+
+/** EXPORT_SYMBOL names of a module file (__ksymtab_strings). */
+function exportedNames(f: ElfFile): Set<string> {
+  const s = f.sections.find((x) => x.name === '__ksymtab_strings');
+  return new Set(s ? s.data.toString('latin1').split('\0').filter(Boolean) : []);
 }
 
 /** layout_sections(): every SHF_ALLOC section except relocation sections, text first. */
