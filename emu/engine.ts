@@ -3,8 +3,9 @@
 import koffi from 'koffi';
 import type {
   CodeHook, Engine, HookHandle, InterruptHook, InvalidMemHook, MemRegion, MemWriteHook,
-  OutHook, SyscallHook, TableReg, X86Reg,
+  NativeSyscallHandle, OutHook, SyscallHook, TableReg, X86Reg,
 } from './types.ts';
+import { NativeSyscallData } from './nativeSyscall.ts';
 import { EmuError, hexAddr, ucError } from './errors.ts';
 import { loadUnicorn, type CallbackTypes, type Ptr, type UnicornLib } from './raw/unicorn.ts';
 import * as C from './raw/x86Const.ts';
@@ -62,6 +63,9 @@ export class UnicornEngine implements Engine {
   private uc: Ptr;
   private readonly lib: UnicornLib;
   private readonly cbTypes: CallbackTypes;
+  private readonly libName: string;
+  /** Data blocks of native syscall hooks: referenced until close (a deleted hook still runs until its run ends). */
+  private readonly nativeData: NativeSyscallData[] = [];
   private readonly s = new Scratch();
   /** uc_hook handle → koffi registered callback: pinned for the life of the hook. */
   private readonly hooks = new Map<bigint, bigint>();
@@ -82,6 +86,7 @@ export class UnicornEngine implements Engine {
     const u = loadUnicorn();
     this.lib = u.lib;
     this.cbTypes = u.callbacks;
+    this.libName = u.name;
     const st = this.lib.uc_open(C.UC_ARCH_X86, C.UC_MODE_64, this.s.out);
     this.uc = 0n;
     this.check(st, 'uc_open');
@@ -111,6 +116,7 @@ export class UnicornEngine implements Engine {
     this.hooks.clear();
     this.deferredUnregister = [];
     this.ptrMappings.clear();
+    this.nativeData.length = 0;
   }
 
   // ---- memory ---------------------------------------------------------------------------------
@@ -365,12 +371,15 @@ export class UnicornEngine implements Engine {
    * until that run ends (measured), so every wrapper checks it first.
    */
   private addHook(type: number, proto: keyof CallbackTypes, fn: (...a: never[]) => unknown, live: Live,
-    begin: bigint, end: bigint, insn?: number): HookHandle {
+    begin: bigint, end: bigint, insn?: number, nativeFor?: (cb: bigint) => NativeSyscallData): HookHandle {
     const h = this.handle();
     const cb = koffi.register(fn, this.cbTypes[proto]);
+    const native = nativeFor?.(cb);
+    const target = native?.code ?? cb;
+    const userData = native?.address ?? null;
     const st = insn === undefined
-      ? this.lib.uc_hook_add(h, this.s.out, type, cb, null, begin, end)
-      : this.lib.uc_hook_add(h, this.s.out, type, cb, null, begin, end, 'int', insn);
+      ? this.lib.uc_hook_add(h, this.s.out, type, target, userData, begin, end)
+      : this.lib.uc_hook_add(h, this.s.out, type, target, userData, begin, end, 'int', insn);
     if (st !== 0) {
       koffi.unregister(cb);
       this.check(st, 'uc_hook_add');
@@ -450,6 +459,32 @@ export class UnicornEngine implements Engine {
       if (this.muted(live)) return;
       try { cb(); } catch (e) { this.capture(e); }
     }, live, ALL_BEGIN, ALL_END, C.UC_X86_INS_SYSCALL);
+  }
+
+  /**
+   * The syscall hook Unicorn calls is native code (nativeSyscall.ts) with a
+   * data block as user_data; `fallback`, registered like addSyscallHook's
+   * callback, is what that code tail-calls when it does not handle the call.
+   */
+  addNativeSyscallHook(fallback: SyscallHook): NativeSyscallHandle {
+    const live = { on: true };
+    let data: NativeSyscallData | undefined;
+    const handle = this.addHook(C.UC_HOOK_INSN, 'syscall', () => {
+      if (this.muted(live)) return;
+      try { fallback(); } catch (e) { this.capture(e); }
+    }, live, ALL_BEGIN, ALL_END, C.UC_X86_INS_SYSCALL, (cb) => {
+      data = new NativeSyscallData(this.libName, cb);
+      return data;
+    });
+    const d = data!;
+    this.nativeData.push(d);
+    return {
+      remove: () => { d.disarm(); handle.remove(); },
+      arm: (target, keepMask, limit) => { if (live.on) d.arm(target, keepMask, limit); },
+      disarm: () => d.disarm(),
+      get armed() { return d.armed; },
+      takeCount: () => d.takeCount(),
+    };
   }
 
   addOutHook(cb: OutHook): HookHandle {

@@ -28,6 +28,19 @@ export type InterruptHook = (intno: number) => void;
 export type InvalidMemHook = (access: MemAccess, address: bigint, size: number, value: bigint) => boolean;
 /** Called when the guest executes `syscall`; Unicorn does nothing else for it. */
 export type SyscallHook = () => void;
+/**
+ * A `syscall` hook that, while armed, executes the instruction natively (no JS):
+ * RCX = RIP + 2, R11 = RFLAGS, RFLAGS &= keepMask, RIP = target (written as
+ * is: the caller compensates Unicorn's RIP bias). The fallback runs instead
+ * when disarmed and for the `limit`-th call since the last takeCount().
+ */
+export interface NativeSyscallHandle extends HookHandle {
+  arm(target: bigint, keepMask: bigint, limit: number): void;
+  disarm(): void;
+  readonly armed: boolean;
+  /** Syscalls executed natively since the last call; resets the count. */
+  takeCount(): number;
+}
 /** Called on `out imm8/dx, al|ax|eax`. */
 export type OutHook = (port: number, size: number, value: number) => void;
 /** Called after a guest write (UC_HOOK_MEM_WRITE) in [begin, end]. */
@@ -83,6 +96,8 @@ export interface Engine {
   addInterruptHook(cb: InterruptHook): HookHandle;
   addInvalidMemHook(cb: InvalidMemHook): HookHandle;
   addSyscallHook(cb: SyscallHook): HookHandle;
+  /** addSyscallHook whose common case runs natively while armed (emu/nativeSyscall.ts). */
+  addNativeSyscallHook(fallback: SyscallHook): NativeSyscallHandle;
   addOutHook(cb: OutHook): HookHandle;
   addMemWriteHook(cb: MemWriteHook, begin?: bigint, end?: bigint): HookHandle;
   /** uc_ctl UC_CTL_TB_REMOVE_CACHE over [begin, end): drop translations of that range. */

@@ -30,6 +30,8 @@ const RFLAGS_IF = 1n << 9n;
 const NS_PER_EVENT = BigInt(Clock.NS_PER_EVENT);
 const MSR_LSTAR = 0xc0000082;
 const MSR_SYSCALL_MASK = 0xc0000084;
+/** Free mode: syscalls the native hook runs between two looks by the machine (wall-clock slice end, see countEvent). */
+const NATIVE_SYSCALL_BATCH = 64;
 
 /**
  * The machine. Composition follows Qiling: memory, vCPUs, a hypercall table,
@@ -145,8 +147,18 @@ export class Machine {
         this.event(v, true);
       }),
       e.addInvalidMemHook((access, address) => this.onInvalidMem(v, access, address)),
-      e.addSyscallHook(() => this.onSyscall(v)),
     );
+    if (this.mode === 'free') {
+      // Free mode: the common syscall runs natively (emu/nativeSyscall.ts); armed per slice in execute().
+      const h = e.addNativeSyscallHook(() => {
+        this.foldNativeSyscalls(v);
+        this.onSyscall(v);
+      });
+      v.nativeSyscall = h;
+      this.hooks.push(h);
+    } else {
+      this.hooks.push(e.addSyscallHook(() => this.onSyscall(v)));
+    }
     if (this.countInstructions) this.hooks.push(e.addBlockHook((addr, size) => this.countBlock(v, addr, size)));
   }
 
@@ -169,6 +181,8 @@ export class Machine {
     v.sliceEvents++;
     const over = this.mode === 'deterministic' ? v.sliceEvents >= v.sliceBudget : performance.now() - v.sliceStartMs >= this.freeSliceUs / 1000;
     if (v.stopRequested || over) v.stopRequested = true;
+    // A stop request must not be undone by a natively written RIP (Unicorn resumes after one).
+    if (v.stopRequested) v.nativeSyscall?.disarm();
     return v.stopRequested;
   }
 
@@ -182,6 +196,13 @@ export class Machine {
     if (v.resumeRip !== undefined) return;
     v.resumeRip = v.engine.regRead('rip');
     v.engine.regWrite('rip', STOP_STUB);
+  }
+
+  /** Count the syscalls the native hook ran as the events they are (its partner: the arm in execute()). */
+  private foldNativeSyscalls(v: Vcpu): void {
+    const n = v.nativeSyscall?.takeCount() ?? 0;
+    v.events += BigInt(n);
+    v.sliceEvents += n;
   }
 
   private countBlock(v: Vcpu, addr: bigint, size: number): void {
@@ -407,6 +428,10 @@ export class Machine {
     v.lstar = e.msrRead(MSR_LSTAR);
     v.fmask = e.msrRead(MSR_SYSCALL_MASK);
     v.sliceStartMs = performance.now();
+    // Native syscalls only with nothing pending (they do not look) and the entry set up (onSyscall reads it late otherwise).
+    if (v.nativeSyscall && v.pending.size === 0 && v.lstar !== 0n) {
+      v.nativeSyscall.arm(v.lstar - this.syscallBias, ~v.fmask & ~0x10000n, NATIVE_SYSCALL_BATCH);
+    }
     this.current = v;
     v.running = true;
     let failure: unknown;
@@ -417,6 +442,8 @@ export class Machine {
     } finally {
       v.running = false;
       this.current = undefined;
+      v.nativeSyscall?.disarm();
+      this.foldNativeSyscalls(v);
     }
     this.afterExecute(v, failure);
   }

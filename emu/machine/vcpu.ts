@@ -1,6 +1,6 @@
 // vcpu.ts - one virtual CPU: its engine, time, halt state and pending interrupts
 
-import type { Engine, MemAccess } from '../types.ts';
+import type { Engine, MemAccess, NativeSyscallHandle } from '../types.ts';
 
 /** A fault recorded by the invalid-memory hook, delivered as #PF after emuStart returns. */
 export interface PendingFault {
@@ -44,6 +44,8 @@ export class Vcpu {
   pendingException: { vector: number; rip: bigint } | undefined;
   /** The engine is inside emuStart (a hook on this vCPU is running). */
   running = false;
+  /** Free mode: the native syscall hook (syscalls it runs are folded into `events` by the machine). */
+  nativeSyscall: NativeSyscallHandle | undefined;
   /** Exceptions delivered through the IDT, by vector, for tests. */
   readonly delivered = new Map<number, number>();
 
@@ -58,6 +60,8 @@ export class Vcpu {
   /** Record a pending interrupt; a halted vCPU wakes for it. */
   raise(vector: number): void {
     this.pending.add(vector);
+    // The native hook does not look at pending interrupts: send the next syscall through the machine (onSyscall takes it).
+    this.nativeSyscall?.disarm();
   }
 
   /** Highest pending vector (the local APIC delivers the highest priority first). */

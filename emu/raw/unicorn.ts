@@ -35,7 +35,7 @@ const SIGNATURES = {
   uc_emu_stop: c<(uc: Ptr) => number>('int uc_emu_stop(void *uc)'),
   uc_errno: c<(uc: Ptr) => number>('int uc_errno(void *uc)'),
   uc_free: c<(mem: Ptr) => number>('int uc_free(void *mem)'),
-  uc_hook_add: c<(uc: Ptr, hhOut: Mem, type: number, cb: Ptr, userData: null, begin: bigint, end: bigint,
+  uc_hook_add: c<(uc: Ptr, hhOut: Mem, type: number, cb: Ptr, userData: Ptr | null, begin: bigint, end: bigint,
     ...typeValuePairs: unknown[]) => number>(
     'int uc_hook_add(void *uc, void *hh_out, int type, void *callback, void *user_data, uint64_t begin, uint64_t end, ...)'),
   uc_hook_del: c<(uc: Ptr, hh: bigint) => number>('int uc_hook_del(void *uc, size_t hh)'),
@@ -83,6 +83,8 @@ export type CallbackTypes = { [K in keyof typeof CALLBACK_PROTOS]: TypeObject };
 
 /** The loaded library: bound functions plus callback pointer types. */
 export interface Unicorn {
+  /** The soname or path it was loaded from (dlopen of it again yields the same object). */
+  readonly name: string;
   readonly lib: UnicornLib;
   readonly callbacks: CallbackTypes;
 }
@@ -134,7 +136,7 @@ export function loadUnicorn(name = process.env.KLPEMU_LIBUNICORN || UNICORN_SONA
   } catch (e) {
     throw loadError(name, '', e);
   }
-  const u: Unicorn = { lib: bind(handle, name), callbacks: makeCallbackTypes() };
+  const u: Unicorn = { name, lib: bind(handle, name), callbacks: makeCallbackTypes() };
   cache.set(name, u);
   return u;
 }

@@ -9,9 +9,10 @@
 
 import { EmuError } from '../../emu/errors.ts';
 import type { AsmLine } from './sourceFile.ts';
-import { Keystone, Const, loadKeystone } from 'keystone-wasm';
+import { Keystone, Const } from 'keystone-wasm';
+import { keystoneReady } from '../../emu/keystone.ts';
 
-await loadKeystone();
+await keystoneReady();
 const ks = new Keystone(Const.KS_ARCH_X86, Const.KS_MODE_64);
 
 export interface AssembledChunk {

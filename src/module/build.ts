@@ -6,7 +6,8 @@
 // .klp.rela.<obj>.<section>, SHF_RELA_LIVEPATCH, symbols SHN_LIVEPATCH);
 // EXPORT_SYMBOL names in __ksymtab_strings; EXTERN names another module's export.
 
-import { Keystone, Const, loadKeystone } from 'keystone-wasm';
+import { Keystone, Const } from 'keystone-wasm';
+import { keystoneReady } from '../../emu/keystone.ts';
 import { EmuError } from '../../emu/errors.ts';
 import {
   writeElf, relaSection, ET_REL, R_X86_64_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHF_RELA_LIVEPATCH, SHT_NOBITS, SHT_PROGBITS,
@@ -18,7 +19,7 @@ import { splitDefinitions, usedNames, definedLabels, rejectAttOperands } from '.
 import { collectEquates, equateLines, foldEquates, layoutEquates } from '../build/equates.ts';
 import { deriveRelocs, type DerivedReloc } from './relocs.ts';
 
-await loadKeystone();
+await keystoneReady();
 const ks = new Keystone(Const.KS_ARCH_X86, Const.KS_MODE_64);
 
 /** What the module source declared besides code. */

@@ -1,10 +1,11 @@
 // miniGuest.ts - a hand-assembled bare-metal guest (GDT, IDT, handlers) for machine tests
 
-import { Keystone, Const, loadKeystone } from 'keystone-wasm';
+import { Keystone, Const } from 'keystone-wasm';
+import { keystoneReady } from '../../emu/keystone.ts';
 import { createMachine, type Machine, type MachineOptions } from '../../emu/machine/index.ts';
 import { Prot } from '../../emu/types.ts';
 
-await loadKeystone();
+await keystoneReady();
 const ks = new Keystone(Const.KS_ARCH_X86, Const.KS_MODE_64);
 
 export const BASE = 0x1000000n;
