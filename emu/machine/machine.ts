@@ -153,6 +153,7 @@ export class Machine {
       const h = e.addNativeSyscallHook(() => {
         this.foldNativeSyscalls(v);
         this.onSyscall(v);
+        this.armNativeSyscall(v);
       });
       v.nativeSyscall = h;
       this.hooks.push(h);
@@ -196,6 +197,17 @@ export class Machine {
     if (v.resumeRip !== undefined) return;
     v.resumeRip = v.engine.regRead('rip');
     v.engine.regWrite('rip', STOP_STUB);
+  }
+
+  /**
+   * Let the native hook run syscalls: at slice start, and again after each
+   * one the JS path took (it may just have delivered what was pending). Only
+   * with nothing pending (the native code does not look: Vcpu.raise disarms),
+   * no stop requested (countEvent disarms) and LSTAR known.
+   */
+  private armNativeSyscall(v: Vcpu): void {
+    if (!v.nativeSyscall || !v.inSlice || v.pending.size > 0 || v.stopRequested || v.lstar === 0n) return;
+    v.nativeSyscall.arm(v.lstar - this.syscallBias, ~v.fmask & ~0x10000n, NATIVE_SYSCALL_BATCH);
   }
 
   /** Count the syscalls the native hook ran as the events they are (its partner: the arm in execute()). */
@@ -428,10 +440,8 @@ export class Machine {
     v.lstar = e.msrRead(MSR_LSTAR);
     v.fmask = e.msrRead(MSR_SYSCALL_MASK);
     v.sliceStartMs = performance.now();
-    // Native syscalls only with nothing pending (they do not look) and the entry set up (onSyscall reads it late otherwise).
-    if (v.nativeSyscall && v.pending.size === 0 && v.lstar !== 0n) {
-      v.nativeSyscall.arm(v.lstar - this.syscallBias, ~v.fmask & ~0x10000n, NATIVE_SYSCALL_BATCH);
-    }
+    v.inSlice = true;
+    this.armNativeSyscall(v);
     this.current = v;
     v.running = true;
     let failure: unknown;
@@ -442,6 +452,7 @@ export class Machine {
     } finally {
       v.running = false;
       this.current = undefined;
+      v.inSlice = false;
       v.nativeSyscall?.disarm();
       this.foldNativeSyscalls(v);
     }

@@ -46,6 +46,8 @@ export class Vcpu {
   running = false;
   /** Free mode: the native syscall hook (syscalls it runs are folded into `events` by the machine). */
   nativeSyscall: NativeSyscallHandle | undefined;
+  /** A scheduled slice (Machine.execute) is running: the only time the native hook may be armed. */
+  inSlice = false;
   /** Exceptions delivered through the IDT, by vector, for tests. */
   readonly delivered = new Map<number, number>();
 
