@@ -170,7 +170,13 @@ export function mark(sys: System): Mark {
 export function oopsCheck(sys: System, from: Mark, extra: string[] = []): CheckResult {
   const k = sys.kernel;
   const ev: string[] = [];
-  for (const o of k.oopses.slice(from.oopses)) ev.push(`oops: vector ${o.vector} at ${hexAddr(o.rip)} ${o.text} on cpu${o.cpu}`);
+  // Identical oopses (same vector, RIP and CPU) are one line with their count, so the lines add up to the count in the verdict.
+  const seen = new Map<string, number>();
+  for (const o of k.oopses.slice(from.oopses)) {
+    const l = `oops: vector ${o.vector} at ${hexAddr(o.rip)} ${o.text} on cpu${o.cpu}`;
+    seen.set(l, (seen.get(l) ?? 0) + 1);
+  }
+  for (const [l, n] of seen) ev.push(n > 1 ? `${l} (${n} times)` : l);
   if (k.machine.panicMessage !== undefined) ev.push(`panic: ${k.machine.panicMessage}`);
   for (const w of sys.livepatch.warnings.slice(from.warnings)) ev.push(`WARN_ON: ${w}`);
   const lines = k.dmesg().slice(from.dmesg);

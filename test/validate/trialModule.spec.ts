@@ -42,6 +42,10 @@ describe('[validate]: module trial runs', () => {
     const f = check(r, 'trial.no-oops');
     // the load `mov rax, qword ptr [rax]` at +0xb, not the entry nop
     expect(f.verdict).toMatch(/oops.*livepatch_cmdline_proc_show\+0xb\/0x25 \[oops_new_func\]/);
+    // The oops lines account for every oops the verdict counts (identical ones carry "(N times)").
+    const n = Number(/^(\d+) oops/.exec(f.verdict)?.[1] ?? '1');
+    const counted = f.evidence.filter((l) => l.startsWith('oops: ')).reduce((a, l) => a + Number(/\((\d+) times\)$/.exec(l)?.[1] ?? '1'), 0);
+    expect(counted).toBe(n);
     expect(f.evidence.join('\n')).toMatch(/BUG: unable to handle page fault/);
     expect(f.evidence.join('\n')).toMatch(/Oops: 0000 \[#1\] PREEMPT SMP/);
     // print_tainted(): the module load added O (out-of-tree) and K (livepatch)
