@@ -1,4 +1,5 @@
 // badInput.spec.ts - rejected modules: insmod's error text, the kernel's dmesg line, and a byte-for-byte unchanged machine
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { System } from '../../src/system.ts';
 import { buildModule } from '../../src/module/build.ts';
@@ -147,6 +148,13 @@ describe('[module/loader]: bad module input is refused and leaves the machine as
     refused(writeKo('klp-sympos.ko', noPos), 'Invalid parameters', ["livepatch: symbol position 3 for symbol 'show_val_kb' in object 'vmlinux' not found"]);
     const ambiguous = replaceString(ko, '.klp.sym.vmlinux.show_val_kb,1', '.klp.sym.vmlinux.show_val_kb,0', at);
     refused(writeKo('klp-ambiguous.ko', ambiguous), 'Invalid parameters', ["livepatch: unresolvable ambiguity for symbol 'show_val_kb' in object 'vmlinux'"]);
+  });
+
+  it('a replacement that is not a sized symbol (new_func = livepatch_cmdline_proc_show+5): kallsyms size lookup failed, -ENOENT', () => {
+    const ko = readFileSync(new URL('../fixtures/validate/ko/new-func-mid-symbol.ko', import.meta.url));
+    refused(writeKo('new-func-mid-symbol.ko', ko), 'Unknown symbol in module, or unknown parameter (see dmesg)',
+      ["livepatch: kallsyms size lookup failed for 'cmdline_proc_show' replacement"], true);
+    expect(sh(sys, 'ls /sys/kernel/livepatch').out).toBe('');
   });
 
   it('after every refusal a good module still loads at the first module address (nothing leaked)', () => {
