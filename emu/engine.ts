@@ -3,9 +3,9 @@
 import koffi from 'koffi';
 import type {
   CodeHook, Engine, HookHandle, InterruptHook, InvalidMemHook, MemRegion, MemWriteHook,
-  NativeSyscallHandle, OutHook, SyscallHook, TableReg, X86Reg,
+  NativeBlockCounterHandle, NativeSyscallHandle, OutHook, SyscallHook, TableReg, X86Reg,
 } from './types.ts';
-import { NativeSyscallData } from './nativeSyscall.ts';
+import { NativeBlockCounterData, NativeSyscallData } from './nativeSyscall.ts';
 import { EmuError, hexAddr, ucError } from './errors.ts';
 import { loadUnicorn, type CallbackTypes, type Ptr, type UnicornLib } from './raw/unicorn.ts';
 import * as C from './raw/x86Const.ts';
@@ -65,7 +65,7 @@ export class UnicornEngine implements Engine {
   private readonly cbTypes: CallbackTypes;
   private readonly libName: string;
   /** Data blocks of native syscall hooks: referenced until close (a deleted hook still runs until its run ends). */
-  private readonly nativeData: NativeSyscallData[] = [];
+  private readonly nativeData: (NativeSyscallData | NativeBlockCounterData)[] = [];
   private readonly s = new Scratch();
   /** uc_hook handle → koffi registered callback: pinned for the life of the hook. */
   private readonly hooks = new Map<bigint, bigint>();
@@ -371,7 +371,7 @@ export class UnicornEngine implements Engine {
    * until that run ends (measured), so every wrapper checks it first.
    */
   private addHook(type: number, proto: keyof CallbackTypes, fn: (...a: never[]) => unknown, live: Live,
-    begin: bigint, end: bigint, insn?: number, nativeFor?: (cb: bigint) => NativeSyscallData): HookHandle {
+    begin: bigint, end: bigint, insn?: number, nativeFor?: (cb: bigint) => { code: Ptr; address: Ptr }): HookHandle {
     const h = this.handle();
     const cb = koffi.register(fn, this.cbTypes[proto]);
     const native = nativeFor?.(cb);
@@ -484,6 +484,28 @@ export class UnicornEngine implements Engine {
       disarm: () => d.disarm(),
       get armed() { return d.armed; },
       takeCount: () => d.takeCount(),
+    };
+  }
+
+  /** Like addBlockHook over [begin, end], but Unicorn calls native code that only counts (nativeSyscall.ts). */
+  addNativeBlockCounter(fallback: CodeHook, begin: bigint, end: bigint): NativeBlockCounterHandle {
+    const live = { on: true };
+    let data: NativeBlockCounterData | undefined;
+    const handle = this.addHook(C.UC_HOOK_BLOCK, 'code', (_uc: Ptr, addr: number | bigint, size: number) => {
+      if (this.muted(live)) return;
+      try { fallback(BigInt.asUintN(64, big(addr)), size); } catch (e) { this.capture(e); }
+    }, live, begin, end, undefined, (cb) => {
+      data = new NativeBlockCounterData(cb);
+      return data;
+    });
+    // A block hook is compiled into translations (see addTranslatedHook).
+    if (this.translated) this.tbFlush();
+    const d = data!;
+    this.nativeData.push(d);
+    return {
+      remove: () => { d.reset(Number.MAX_SAFE_INTEGER); handle.remove(); },
+      reset: (limit) => d.reset(limit),
+      get count() { return d.count; },
     };
   }
 

@@ -7,5 +7,5 @@ export { unicornAvailable } from './raw/unicorn.ts';
 export { Prot } from './types.ts';
 export type {
   Engine, HookHandle, MemRegion, MemAccess, CodeHook, InterruptHook, InvalidMemHook, SyscallHook,
-  OutHook, MemWriteHook, X86Reg, TableReg, NativeSyscallHandle,
+  OutHook, MemWriteHook, X86Reg, TableReg, NativeSyscallHandle, NativeBlockCounterHandle,
 } from './types.ts';

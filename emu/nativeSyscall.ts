@@ -81,6 +81,25 @@ slow:
   jmp qword ptr [rsi + ${DATA.fallback}]
 `;
 
+/**
+ * void hook(uc_engine *uc, uint64_t address, uint32_t size, void *data /* rcx *\/):
+ * a UC_HOOK_BLOCK callback that counts blocks in data[count] and tail-calls
+ * the JS fallback, arguments untouched, when the count reaches data[limit].
+ * Same data layout as the syscall hook (only fast/count/limit/fallback used).
+ */
+const BLOCK_COUNTER_ASM = `
+  mov rax, qword ptr [rcx + ${DATA.count}]
+  inc rax
+  mov qword ptr [rcx + ${DATA.count}], rax
+  cmp rax, qword ptr [rcx + ${DATA.limit}]
+  jae over
+  ret
+over:
+  jmp qword ptr [rcx + ${DATA.fallback}]
+`;
+/** Offset of the block counter in the code page (the syscall hook is at 0). */
+const BLOCK_COUNTER_AT = 0x800;
+
 const PAGE = 4096;
 const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 const MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20;
@@ -117,6 +136,11 @@ export function hookCode(): Uint8Array {
   return Uint8Array.from(ks.asm(HOOK_ASM, { address: 0 }));
 }
 
+export function blockCounterCode(): Uint8Array {
+  ks ??= new Keystone(Const.KS_ARCH_X86, Const.KS_MODE_64);
+  return Uint8Array.from(ks.asm(BLOCK_COUNTER_ASM, { address: BLOCK_COUNTER_AT }));
+}
+
 function ptr(v: unknown): Ptr {
   return typeof v === 'bigint' ? v : BigInt(v as number);
 }
@@ -135,9 +159,13 @@ function codeAddress(): Ptr {
   if (codePage !== undefined) return codePage;
   const lib = loadLibc();
   const code = hookCode();
+  const counter = blockCounterCode();
+  if (code.length > BLOCK_COUNTER_AT || BLOCK_COUNTER_AT + counter.length > PAGE) throw new EmuError('asm', 'native hooks do not fit their code page', { op: 'keystone' });
   const p = ptr(lib.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   if (p === 0n || p === 0xffffffffffffffffn) throw new EmuError('load', 'native syscall hook: mmap of the code page failed', { op: 'mmap', size: PAGE });
-  new Uint8Array(koffi.view(p, PAGE)).set(code);
+  const page = new Uint8Array(koffi.view(p, PAGE));
+  page.set(code);
+  page.set(counter, BLOCK_COUNTER_AT);
   if (lib.mprotect(p, PAGE, PROT_READ | PROT_EXEC) !== 0) {
     throw new EmuError('load', 'native syscall hook: mprotect(PROT_READ|PROT_EXEC) failed', { op: 'mprotect', address: p, size: PAGE });
   }
@@ -190,5 +218,29 @@ export class NativeSyscallData {
     const n = Number(this.words[DATA.count / 8]);
     this.words[DATA.count / 8] = 0n;
     return n;
+  }
+}
+
+/** A block counter's data block (DATA.count, DATA.limit, DATA.fallback). */
+export class NativeBlockCounterData {
+  readonly words = new BigUint64Array(DATA.size / 8);
+  readonly address: Ptr;
+  readonly code: Ptr;
+
+  constructor(fallback: Ptr) {
+    this.code = codeAddress() + BigInt(BLOCK_COUNTER_AT);
+    this.address = ptr(koffi.address(this.words));
+    this.words[DATA.fallback / 8] = fallback;
+    this.words[DATA.limit / 8] = 0xffffffffffffffffn;
+  }
+
+  /** Call the fallback at the `limit`-th block from now (the count restarts at 0). */
+  reset(limit: number): void {
+    this.words[DATA.count / 8] = 0n;
+    this.words[DATA.limit / 8] = BigInt(Math.max(1, Math.floor(limit)));
+  }
+
+  get count(): number {
+    return Number(this.words[DATA.count / 8]);
   }
 }

@@ -41,6 +41,12 @@ export interface NativeSyscallHandle extends HookHandle {
   /** Syscalls executed natively since the last call; resets the count. */
   takeCount(): number;
 }
+/** A block hook run natively: counts blocks in its range, calls its fallback at the limit-th. */
+export interface NativeBlockCounterHandle extends HookHandle {
+  /** Count from 0 again; the fallback runs when `limit` blocks have run. */
+  reset(limit: number): void;
+  readonly count: number;
+}
 /** Called on `out imm8/dx, al|ax|eax`. */
 export type OutHook = (port: number, size: number, value: number) => void;
 /** Called after a guest write (UC_HOOK_MEM_WRITE) in [begin, end]. */
@@ -98,6 +104,8 @@ export interface Engine {
   addSyscallHook(cb: SyscallHook): HookHandle;
   /** addSyscallHook whose common case runs natively while armed (emu/nativeSyscall.ts). */
   addNativeSyscallHook(fallback: SyscallHook): NativeSyscallHandle;
+  /** A block hook over [begin, end] whose counting runs natively; `fallback` gets the block at the limit. */
+  addNativeBlockCounter(fallback: CodeHook, begin: bigint, end: bigint): NativeBlockCounterHandle;
   addOutHook(cb: OutHook): HookHandle;
   addMemWriteHook(cb: MemWriteHook, begin?: bigint, end?: bigint): HookHandle;
   /** uc_ctl UC_CTL_TB_REMOVE_CACHE over [begin, end): drop translations of that range. */

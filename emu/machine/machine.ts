@@ -30,6 +30,12 @@ const RFLAGS_IF = 1n << 9n;
 const NS_PER_EVENT = BigInt(Clock.NS_PER_EVENT);
 const MSR_LSTAR = 0xc0000082;
 const MSR_SYSCALL_MASK = 0xc0000084;
+/**
+ * Blocks run in a countBlocksAsEvents range that make one guest event: a
+ * loop there with no event of its own (a bare `pause` or `jmp .`) still ends
+ * its slice and lets guest time, and so the tick, advance.
+ */
+export const BLOCKS_PER_EVENT = 1024;
 /** Free mode: syscalls the native hook runs between two looks by the machine (wall-clock slice end, see countEvent). */
 const NATIVE_SYSCALL_BATCH = 64;
 
@@ -79,6 +85,8 @@ export class Machine {
   private readonly errOffset: number | null;
   private readonly syscallBias: bigint;
   private readonly hooks: HookHandle[] = [];
+  /** Ranges whose blocks count as events, installed on every scheduled vCPU. */
+  private readonly blockEventRanges: { begin: bigint; end: bigint }[] = [];
   private readonly factory: () => Engine;
   private readonly guestCalls: GuestCaller;
 
@@ -208,6 +216,26 @@ export class Machine {
   private armNativeSyscall(v: Vcpu): void {
     if (!v.nativeSyscall || !v.inSlice || v.pending.size > 0 || v.stopRequested || v.lstar === 0n) return;
     v.nativeSyscall.arm(v.lstar - this.syscallBias, ~v.fmask & ~0x10000n, NATIVE_SYSCALL_BATCH);
+  }
+
+  /**
+   * Let blocks run in [begin, end] count as guest events, one per
+   * BLOCKS_PER_EVENT of them in a slice (counted natively, reset at every
+   * slice start, so deterministic): for code the machine cannot trust to make
+   * events, such as modules. Scheduled vCPUs only (not guest calls).
+   */
+  countBlocksAsEvents(begin: bigint, end: bigint): void {
+    this.blockEventRanges.push({ begin, end });
+    for (const v of this.vcpus) this.installBlockEvents(v, begin, end);
+  }
+
+  private installBlockEvents(v: Vcpu, begin: bigint, end: bigint): void {
+    const h = v.engine.addNativeBlockCounter(() => {
+      h.reset(BLOCKS_PER_EVENT);
+      this.event(v);
+    }, begin, end);
+    v.blockCounters.push(h);
+    this.hooks.push(h);
   }
 
   /** Count the syscalls the native hook ran as the events they are (its partner: the arm in execute()). */
@@ -441,6 +469,7 @@ export class Machine {
     v.fmask = e.msrRead(MSR_SYSCALL_MASK);
     v.sliceStartMs = performance.now();
     v.inSlice = true;
+    for (const c of v.blockCounters) c.reset(BLOCKS_PER_EVENT);
     this.armNativeSyscall(v);
     this.current = v;
     v.running = true;

@@ -1,6 +1,6 @@
 // vcpu.ts - one virtual CPU: its engine, time, halt state and pending interrupts
 
-import type { Engine, MemAccess, NativeSyscallHandle } from '../types.ts';
+import type { Engine, MemAccess, NativeBlockCounterHandle, NativeSyscallHandle } from '../types.ts';
 
 /** A fault recorded by the invalid-memory hook, delivered as #PF after emuStart returns. */
 export interface PendingFault {
@@ -48,6 +48,8 @@ export class Vcpu {
   nativeSyscall: NativeSyscallHandle | undefined;
   /** A scheduled slice (Machine.execute) is running: the only time the native hook may be armed. */
   inSlice = false;
+  /** Counters of blocks run in code whose blocks count as events (Machine.countBlocksAsEvents). */
+  readonly blockCounters: NativeBlockCounterHandle[] = [];
   /** Exceptions delivered through the IDT, by vector, for tests. */
   readonly delivered = new Map<number, number>();
 

@@ -146,6 +146,8 @@ export function bootKernel(opts: BootOptions = {}): Kernel {
   const heapSize = opts.heapSize ?? Number(MemoryMap.DEFAULT_HEAP_SIZE);
   mapImage(m, image);
   m.addRegion('modules', MemoryMap.MODULES_VADDR, Number(MemoryMap.MODULES_SIZE), Prot.ALL);
+  // Module code is input: a loop in it without syscalls or hypercalls must not keep a slice forever.
+  m.countBlocksAsEvents(MemoryMap.MODULES_VADDR, MemoryMap.MODULES_VADDR + MemoryMap.MODULES_SIZE - 1n);
   m.addRegion('direct-map', MemoryMap.DIRECT_MAP, heapSize, Prot.READ | Prot.WRITE);
   m.addRegion('vmalloc', MemoryMap.VMALLOC_START, Number(MemoryMap.VMALLOC_SIZE), Prot.READ | Prot.WRITE);
   const k = new Kernel(m, image);

@@ -132,3 +132,42 @@ describe('[emu/nativeSyscall]: the native syscall hook', () => {
     expect({ fallbacks, rax: e.regRead('rax'), rip: e.regRead('rip'), count: h.takeCount() }).toEqual({ fallbacks: 0, rax: 0n, rip: HLT + 1n, count: 0 });
   });
 });
+
+describe('[emu/nativeSyscall]: the native block counter', () => {
+  /** 0x1000: mov ecx, N; loop at 0x1100: dec ecx; jnz (one block per iteration); hlt. */
+  function loopEngine(n: number): Engine {
+    const e = createEngine();
+    open.push(e);
+    e.memMap(0n, 0x4000, Prot.ALL);
+    const mem = new Uint8Array(0x200).fill(0xf4);
+    mem.set(ks.asm(`mov ecx, ${n}; jmp ${TARGET}`, { address: Number(CODE) }), 0);
+    mem.set(ks.asm(`dec ecx; jnz ${TARGET}; hlt`, { address: Number(TARGET) }), Number(TARGET - CODE));
+    e.memWrite(CODE, mem);
+    return e;
+  }
+
+  it('counts only blocks inside its range and calls the fallback at every limit-th, when it resets', () => {
+    const e = loopEngine(100);
+    const at: bigint[] = [];
+    const h = e.addNativeBlockCounter((addr) => { at.push(addr); h.reset(30); }, TARGET, TARGET + 0xffn);
+    h.reset(30);
+    e.emuStart(CODE, 0n, 0, 0);
+    // 100 loop blocks at TARGET and the hlt block after it (the block at CODE is outside):
+    // the fallback at the 30th, 60th and 90th, 11 counted since the last reset.
+    expect(at).toEqual([TARGET, TARGET, TARGET]);
+    expect(h.count).toBe(11);
+    expect(e.regRead('rcx')).toBe(0n);
+  });
+
+  it('outside its range nothing is counted; after remove() the fallback never runs', () => {
+    const e = loopEngine(50);
+    let calls = 0;
+    const outside = e.addNativeBlockCounter(() => calls++, 0x3000n, 0x3fffn);
+    outside.reset(1);
+    const inside = e.addNativeBlockCounter(() => calls++, TARGET, TARGET + 0xffn);
+    inside.reset(1);
+    inside.remove();
+    e.emuStart(CODE, 0n, 0, 0);
+    expect({ calls, outside: outside.count }).toEqual({ calls: 0, outside: 0 });
+  });
+});
