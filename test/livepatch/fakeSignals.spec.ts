@@ -4,7 +4,8 @@ import type { System } from '../../src/system.ts';
 import type { Kernel } from '../../src/kernel/kernel.ts';
 import type { TaskView } from '../../src/kernel/tasks.ts';
 import { SIGNALS_TIMEOUT } from '../../src/livepatch/transition.ts';
-import { bootSystem, dmesgLines, koPath, MS, procPatchState, SECOND, setCmdlineDelay, sh, task } from '../helpers/klpHarness.ts';
+import { TIF } from '../../src/abi/layout.ts';
+import { bootSystem, dmesgLines, koPath, MS, procPatchState, reread, SECOND, setCmdlineDelay, sh, task } from '../helpers/klpHarness.ts';
 
 const LP = '/sys/kernel/livepatch/livepatch_sample';
 const SIGNALING = 'livepatch: signaling remaining tasks';
@@ -53,5 +54,33 @@ describe('[livepatch/transition]: fake signals to the tasks that hold a transiti
     expect(transition()).toBe('0\n');
     expect(procPatchState(sys, cat.pid)).toBe(-1);
     expect(sh(sys, 'cat /proc/cmdline').out).toBe('this has been live patched\n');
+  });
+});
+
+describe('[livepatch/transition]: klp_send_signals wakes a kthread instead of signaling it', () => {
+  it('khungtaskd, never out of the patched watchdog loop: woken at the 16th attempt, TIF_SIGPENDING never set', () => {
+    const sys = bootSystem({ seed: 9 });
+    const k = sys.kernel;
+    try {
+      const hung = task(k, 'khungtaskd');
+      const ko = new URL('../fixtures/validate/ko/kthread-loop-func.ko', import.meta.url).pathname;
+      expect(sh(sys, `insmod ${ko}`).status).toBe(0);
+      const tr = sys.livepatch.transition;
+      const woken: string[] = [];
+      const wake = k.requestWakeUp.bind(k);
+      k.requestWakeUp = (t) => { woken.push(`${t.comm}@${tr.attempts}`); wake(t); };
+      let sigpending = false;
+      const sigBit = 1n << BigInt(TIF.SIGPENDING);
+      k.machine.afterSlice.push(() => { if ((reread(k, hung).tifFlags & sigBit) !== 0n) sigpending = true; });
+      expect(k.runUntil(() => tr.attempts >= SIGNALS_TIMEOUT + 1, 20n * SECOND)).toBe(true);
+      expect(dmesgLines(sys).some((l) => l.endsWith(SIGNALING))).toBe(true);
+      // Only the signal round wakes it (the retries before it do not), and it is never signaled.
+      expect(woken).toEqual([`khungtaskd@${SIGNALS_TIMEOUT + 1}`]);
+      expect(sigpending).toBe(false);
+      expect(tr.patch).toBeDefined();
+      expect(tr.blocked.map((b) => `${b.comm}:${b.reason}`)).toContain('khungtaskd:sleeping-on-function');
+    } finally {
+      k.machine.close();
+    }
   });
 });
